@@ -1,0 +1,44 @@
+# Loa: the documented entry points. `make run` and `make test` set everything up themselves.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: setup run migrate test lint format bench clean
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+migrate: setup
+	$(FLASK) db upgrade
+
+# Web app on http://127.0.0.1:5000 (demo data on the first run). The scheduler process joins
+# here once it exists. Plain HTTP on loopback, so the Secure cookie flag is relaxed here only.
+run: migrate
+	$(FLASK) demo load --if-empty
+	SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-false} exec $(FLASK) run --host $(HOST) --port $(PORT)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/web.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

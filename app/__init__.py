@@ -1,0 +1,179 @@
+"""Loa: broadcast schedule and radio-script manager for Vietnamese grassroots radio."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from flask import Flask, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.config import ROOT, build_config
+from app.core.clock import SystemClock
+from app.core.errors import DomainError
+from app.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the web application; tests pass overrides in config."""
+    config = dict(config or {})
+    instance_path = Path(
+        config.pop("INSTANCE_PATH", None)
+        or os.environ.get("LOA_INSTANCE_PATH")
+        or ROOT / "instance"
+    )
+    app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=False)
+    app.config.update(build_config(instance_path))
+    app.config.update(config)
+    app.extensions["loa.clock"] = config.get("CLOCK") or SystemClock()
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    register_errorhandlers(app)
+    register_request_hooks(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extension objects to the app."""
+    from app import models  # noqa: F401  (registers every model with the metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """SQLite: enforce foreign keys, use WAL, and wait for locks instead of failing."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount every domain's views and the API."""
+    from app.api import bp as api_bp
+    from app.audit.views import bp as audit_bp
+    from app.auth.views import bp as auth_bp
+    from app.org.views import bp as org_bp
+    from app.scripts.views import bp as scripts_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(scripts_bp)
+    app.register_blueprint(org_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)
+
+
+def register_cli(app: Flask) -> None:
+    """Add the flask sub-commands."""
+    from app.auth.cli import users_cli
+    from app.demo.cli import demo_cli
+    from app.org.cli import units_cli
+    from app.scripts.cli import scripts_cli
+
+    for group in (users_cli, units_cli, scripts_cli, demo_cli):
+        app.cli.add_command(group)
+
+
+def _wants_json() -> bool:
+    """API paths answer errors in JSON."""
+    return request.path.startswith("/api/")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Render domain errors, CSRF failures and HTTP errors as pages or JSON."""
+    from app.api.errors import json_error
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        if _wants_json():
+            return json_error(exc.code, exc.message, exc.status, exc.fields)
+        return render_template("error.html", message=exc.message, status=exc.status), exc.status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        message = (
+            "Biểu mẫu đã hết hạn hoặc không hợp lệ (mã chống giả mạo CSRF sai). "
+            "Không có gì được lưu; hãy tải lại trang và thử lại."
+        )
+        return render_template("error.html", message=message, status=400), 400
+
+    for status, message in {
+        400: "Yêu cầu không hợp lệ.",
+        403: "Bạn không có quyền làm việc này.",
+        404: "Không tìm thấy trang.",
+        405: "Phương thức không được hỗ trợ.",
+        413: "Dữ liệu gửi lên quá lớn.",
+        500: "Lỗi hệ thống. Dữ liệu chưa được thay đổi; hãy thử lại hoặc báo quản trị viên.",
+    }.items():
+
+        def handler(exc, status=status, message=message):
+            if _wants_json():
+                return json_error(f"http_{status}", message, status)
+            return render_template("error.html", message=message, status=status), status
+
+        app.register_error_handler(status, handler)
+
+
+def register_request_hooks(app: Flask) -> None:
+    """Security headers and the forced password change."""
+
+    @app.before_request
+    def force_password_change():
+        if (
+            current_user.is_authenticated
+            and current_user.must_change_password
+            and request.endpoint not in {"auth.change_password", "auth.logout", "static"}
+            and not request.path.startswith("/api/")
+        ):
+            flash("Bạn cần đổi mật khẩu trước khi tiếp tục.", "warning")
+            return redirect(url_for("auth.change_password"))
+        return None
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'",
+        )
+        return response
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Filters and globals for showing times in Asia/Ho_Chi_Minh and checking permissions."""
+    from app.auth.permissions import Permission, can
+    from app.core.clock import to_local
+
+    @app.template_filter("localtime")
+    def localtime(value, fmt: str = "%d/%m/%Y %H:%M"):
+        return to_local(value).strftime(fmt) if value else ""
+
+    @app.template_filter("vndate")
+    def vndate(value):
+        return value.strftime("%d/%m/%Y") if value else ""
+
+    @app.template_filter("thousands")
+    def thousands(value: int) -> str:
+        return f"{value:,}".replace(",", ".")
+
+    app.jinja_env.globals.update(can=can, Permission=Permission)

@@ -1,0 +1,1 @@
+"""The append-only audit trail of workflow transitions and admin changes."""

@@ -1,0 +1,57 @@
+"""Configuration read from environment variables, with safe defaults for a single station PC."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    """Read a yes/no environment variable."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_secret_key(instance_path: Path) -> str:
+    """Return SECRET_KEY from the environment, or one generated once into instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+def build_config(instance_path: Path) -> dict:
+    """Build the configuration mapping from the environment."""
+    default_db = f"sqlite:///{instance_path / 'loa.sqlite3'}"
+    return {
+        "SECRET_KEY": load_secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_db),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SCRIPTS_DIR": Path(os.environ.get("SCRIPTS_DIR", ROOT / "scripts_vi")),
+        "SCHEDULES_DIR": Path(os.environ.get("SCHEDULES_DIR", ROOT / "schedules")),
+        "AUDIO_DIR": Path(os.environ.get("AUDIO_DIR", ROOT / "audio")),
+        "DISPLAY_TIMEZONE": "Asia/Ho_Chi_Minh",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", True),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", True),
+        "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_LOCK_MINUTES": int(os.environ.get("LOGIN_LOCK_MINUTES", "15")),
+        "SCRIPTS_PER_PAGE": 20,
+        "READING_SYLLABLES_PER_MINUTE": 160,
+        # Behind a reverse proxy (nginx), trust one hop of X-Forwarded-For for audit addresses.
+        "PROXY_FIX": _env_bool("PROXY_FIX", False),
+    }

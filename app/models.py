@@ -1,0 +1,19 @@
+"""Import every model so the metadata (and Alembic) sees all tables."""
+
+from app.audit.models import AuditEvent
+from app.auth.models import ApiToken, User
+from app.org.models import BroadcastSession, Station, Unit
+from app.scripts.models import Script, ScriptReview, ScriptVersion, script_targets
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "BroadcastSession",
+    "Script",
+    "ScriptReview",
+    "ScriptVersion",
+    "Station",
+    "Unit",
+    "User",
+    "script_targets",
+]

@@ -1,0 +1,1 @@
+"""Organisation: the unit tree, stations and their broadcast sessions."""

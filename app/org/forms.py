@@ -1,0 +1,59 @@
+"""Unit, station and broadcast-session forms."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms.fields import TimeField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.org.models import STATION_KIND_LABELS
+
+REQUIRED = "Bắt buộc."
+WEEKDAYS = [
+    ("1", "T2"),
+    ("2", "T3"),
+    ("3", "T4"),
+    ("4", "T5"),
+    ("5", "T6"),
+    ("6", "T7"),
+    ("7", "CN"),
+]
+
+
+class UnitForm(FlaskForm):
+    """A unit of the organisation tree."""
+
+    code = StringField("Mã", validators=[DataRequired(REQUIRED), Length(max=40)])
+    name = StringField("Tên đơn vị", validators=[DataRequired(REQUIRED), Length(max=200)])
+    level = StringField("Cấp (ví dụ: Tỉnh, Xã, Phường)", validators=[Length(max=60)])
+    parent_id = SelectField("Đơn vị cấp trên", coerce=int)
+    active = BooleanField("Đang hoạt động", default=True)
+
+
+class StationForm(FlaskForm):
+    """A station."""
+
+    code = StringField("Mã đài", validators=[DataRequired(REQUIRED), Length(max=40)])
+    name = StringField("Tên đài", validators=[DataRequired(REQUIRED), Length(max=200)])
+    kind = SelectField("Loại", choices=[(k.value, v) for k, v in STATION_KIND_LABELS.items()])
+    unit_id = SelectField("Thuộc đơn vị", coerce=int)
+    active = BooleanField("Đang hoạt động", default=True)
+
+
+class SessionForm(FlaskForm):
+    """A daily broadcast session of a station."""
+
+    name = StringField("Tên buổi", validators=[DataRequired(REQUIRED), Length(max=80)])
+    start_time = TimeField("Bắt đầu", validators=[InputRequired("Nhập giờ dạng HH:MM.")])
+    end_time = TimeField("Kết thúc", validators=[InputRequired("Nhập giờ dạng HH:MM.")])
+    cap_minutes = IntegerField(
+        "Tối đa (phút)",
+        validators=[InputRequired("Nhập số phút."), NumberRange(1, 1440, "Từ 1 đến 1440 phút.")],
+    )
+    weekdays = SelectMultipleField(
+        "Ngày phát",
+        choices=WEEKDAYS,
+        default=[d for d, _ in WEEKDAYS],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )

@@ -1,0 +1,282 @@
+"""Rules for the unit tree, stations and their broadcast sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+
+from sqlalchemy import func, select
+
+from app.audit.service import record_event
+from app.core import clock
+from app.core.errors import PermissionDenied, ValidationError
+from app.extensions import db
+from app.org.models import BroadcastSession, Station, StationKind, Unit
+
+
+def subtree_units(root: Unit) -> list[Unit]:
+    """Return the root and all its descendants, ordered as a tree (by path)."""
+    units = db.session.scalars(select(Unit).where(Unit.path.startswith(root.path))).all()
+    return sorted(units, key=lambda u: _tree_key(u, {x.id: x for x in units}))
+
+
+def _tree_key(unit: Unit, by_id: dict[int, Unit]) -> list[str]:
+    """Sort key that lists each unit right after its parent, siblings by name."""
+    ids = [int(p) for p in unit.path.strip("/").split("/") if p]
+    return [by_id[i].name if i in by_id else "" for i in ids]
+
+
+def unit_by_code(code: str) -> Unit | None:
+    """Find a unit by its code."""
+    return db.session.scalar(select(Unit).where(Unit.code == code.strip()))
+
+
+def _require_manage(actor: Unit | None, unit: Unit | None) -> None:
+    """The acting admin's unit must contain the unit being changed."""
+    if actor is not None and unit is not None and not actor.contains(unit):
+        raise PermissionDenied("Đơn vị này nằm ngoài phạm vi quản trị của bạn.")
+
+
+def _check_code(model, code: str, own_id: int | None) -> str:
+    """Validate a unique short code."""
+    code = code.strip().upper()
+    if not code or len(code) > 40 or not all(c.isalnum() or c in "-_." for c in code):
+        raise ValidationError(
+            "Mã chỉ gồm chữ không dấu, số và dấu gạch ngang, tối đa 40 ký tự.",
+            {"code": "Mã không hợp lệ."},
+        )
+    if not code.isascii():
+        raise ValidationError("Mã phải là chữ không dấu.", {"code": "Mã không hợp lệ."})
+    clash = db.session.scalar(select(model).where(model.code == code))
+    if clash is not None and clash.id != own_id:
+        raise ValidationError(f"Mã “{code}” đã được dùng.", {"code": "Mã đã được dùng."})
+    return code
+
+
+@dataclass
+class UnitInput:
+    """Fields of a unit."""
+
+    code: str
+    name: str
+    level: str
+    parent: Unit | None
+    active: bool = True
+
+
+def create_unit(actor, data: UnitInput) -> Unit:
+    """Create a unit under a parent (or a root unit from the command line)."""
+    if actor is not None:
+        if data.parent is None:
+            raise ValidationError("Hãy chọn đơn vị cấp trên.", {"parent": "Bắt buộc."})
+        _require_manage(actor.unit, data.parent)
+    code = _check_code(Unit, data.code, None)
+    if not data.name.strip():
+        raise ValidationError("Hãy nhập tên đơn vị.", {"name": "Bắt buộc."})
+    unit = Unit(
+        code=code,
+        name=data.name.strip(),
+        level=data.level.strip(),
+        parent=data.parent,
+        active=data.active,
+        created_at=clock.now(),
+    )
+    db.session.add(unit)
+    db.session.flush()
+    unit.path = (data.parent.path if data.parent else "/") + f"{unit.id}/"
+    record_event(
+        "unit.create",
+        "unit",
+        unit.id,
+        f"Tạo đơn vị {unit.name} ({code})",
+        actor=actor,
+        unit_id=unit.id,
+    )
+    db.session.commit()
+    return unit
+
+
+def update_unit(actor, unit: Unit, data: UnitInput) -> Unit:
+    """Rename, re-level or move a unit; moving rewrites the paths of its whole subtree."""
+    _require_manage(actor.unit, unit)
+    code = _check_code(Unit, data.code, unit.id)
+    if not data.name.strip():
+        raise ValidationError("Hãy nhập tên đơn vị.", {"name": "Bắt buộc."})
+    if unit.id == actor.unit_id and data.parent != unit.parent:
+        raise ValidationError(
+            "Không thể chuyển đơn vị của chính bạn.", {"parent": "Không thể chuyển."}
+        )
+    if data.parent is not None:
+        _require_manage(actor.unit, data.parent)
+        if unit.contains(data.parent):
+            raise ValidationError(
+                "Không thể đặt một đơn vị vào bên trong chính nó hoặc đơn vị cấp dưới của nó.",
+                {"parent": "Đơn vị cấp trên không hợp lệ."},
+            )
+    elif unit.parent is not None:
+        raise ValidationError("Hãy chọn đơn vị cấp trên.", {"parent": "Bắt buộc."})
+    old_path = unit.path
+    unit.code = code
+    unit.name = data.name.strip()
+    unit.level = data.level.strip()
+    unit.active = data.active
+    if data.parent != unit.parent:
+        unit.parent = data.parent
+        new_path = data.parent.path + f"{unit.id}/"
+        for member in db.session.scalars(select(Unit).where(Unit.path.startswith(old_path))):
+            member.path = new_path + member.path[len(old_path) :]
+    record_event(
+        "unit.update",
+        "unit",
+        unit.id,
+        f"Sửa đơn vị {unit.name} ({code})",
+        actor=actor,
+        unit_id=unit.id,
+    )
+    db.session.commit()
+    return unit
+
+
+@dataclass
+class StationInput:
+    """Fields of a station."""
+
+    code: str
+    name: str
+    kind: StationKind
+    unit: Unit
+    active: bool = True
+
+
+def create_station(actor, data: StationInput) -> Station:
+    """Create a station in a unit."""
+    if actor is not None:
+        _require_manage(actor.unit, data.unit)
+    code = _check_code(Station, data.code, None)
+    if not data.name.strip():
+        raise ValidationError("Hãy nhập tên đài.", {"name": "Bắt buộc."})
+    station = Station(
+        code=code,
+        name=data.name.strip(),
+        kind=data.kind,
+        unit=data.unit,
+        active=data.active,
+        created_at=clock.now(),
+    )
+    db.session.add(station)
+    db.session.flush()
+    record_event(
+        "station.create",
+        "station",
+        station.id,
+        f"Tạo đài {station.name} ({code})",
+        actor=actor,
+        unit_id=data.unit.id,
+    )
+    db.session.commit()
+    return station
+
+
+def update_station(actor, station: Station, data: StationInput) -> Station:
+    """Change a station's code, name, kind, unit or active flag."""
+    _require_manage(actor.unit, station.unit)
+    _require_manage(actor.unit, data.unit)
+    code = _check_code(Station, data.code, station.id)
+    if not data.name.strip():
+        raise ValidationError("Hãy nhập tên đài.", {"name": "Bắt buộc."})
+    station.code = code
+    station.name = data.name.strip()
+    station.kind = data.kind
+    station.unit = data.unit
+    station.active = data.active
+    record_event(
+        "station.update",
+        "station",
+        station.id,
+        f"Sửa đài {station.name} ({code})",
+        actor=actor,
+        unit_id=data.unit.id,
+    )
+    db.session.commit()
+    return station
+
+
+def _minutes(t: time) -> int:
+    """Minutes since midnight."""
+    return t.hour * 60 + t.minute
+
+
+def add_session(
+    actor, station: Station, name: str, start: time, end: time, cap_minutes: int, weekdays: str
+) -> BroadcastSession:
+    """Add a daily broadcast session; it must not overlap another on a shared weekday."""
+    if actor is not None:
+        _require_manage(actor.unit, station.unit)
+    errors: dict[str, str] = {}
+    weekdays = "".join(sorted(set(weekdays)))
+    if not name.strip():
+        errors["name"] = "Hãy đặt tên buổi phát, ví dụ “Buổi sáng”."
+    if _minutes(end) <= _minutes(start):
+        errors["end_time"] = "Giờ kết thúc phải sau giờ bắt đầu (buổi phát không qua nửa đêm)."
+    elif not 1 <= cap_minutes <= _minutes(end) - _minutes(start):
+        errors["cap_minutes"] = (
+            f"Thời lượng tối đa phải từ 1 đến {_minutes(end) - _minutes(start)} phút."
+        )
+    if not weekdays or not set(weekdays) <= set("1234567"):
+        errors["weekdays"] = "Chọn ít nhất một ngày trong tuần."
+    if not errors:
+        for other in station.sessions:
+            shared = set(other.weekdays) & set(weekdays)
+            if (
+                shared
+                and _minutes(start) < _minutes(other.end_time)
+                and _minutes(other.start_time) < _minutes(end)
+            ):
+                errors["start_time"] = (
+                    f"Trùng với buổi “{other.name}” ({other.start_time:%H:%M}–"
+                    f"{other.end_time:%H:%M})."
+                )
+    if errors:
+        raise ValidationError("Buổi phát chưa hợp lệ: " + " ".join(errors.values()), errors)
+    session = BroadcastSession(
+        station=station,
+        name=name.strip(),
+        start_time=start,
+        end_time=end,
+        cap_minutes=cap_minutes,
+        weekdays=weekdays,
+    )
+    db.session.add(session)
+    db.session.flush()
+    record_event(
+        "station.session_add",
+        "station",
+        station.id,
+        f"Thêm buổi phát {session.name} {start:%H:%M}–{end:%H:%M} cho đài {station.name}",
+        actor=actor,
+        unit_id=station.unit_id,
+    )
+    db.session.commit()
+    return session
+
+
+def remove_session(actor, session: BroadcastSession) -> None:
+    """Remove a broadcast session from its station."""
+    station = session.station
+    _require_manage(actor.unit, station.unit)
+    record_event(
+        "station.session_remove",
+        "station",
+        station.id,
+        f"Xóa buổi phát {session.name} {session.start_time:%H:%M}–{session.end_time:%H:%M} "
+        f"của đài {station.name}",
+        actor=actor,
+        unit_id=station.unit_id,
+    )
+    db.session.delete(session)
+    db.session.commit()
+
+
+def count_units() -> int:
+    """How many units exist (used to decide whether demo data is needed)."""
+    return db.session.scalar(select(func.count()).select_from(Unit)) or 0

@@ -1,0 +1,239 @@
+"""Admin pages for units, stations and their broadcast sessions."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.auth.decorators import permission_required
+from app.auth.permissions import Permission, require_scope
+from app.core.errors import DomainError, NotFound
+from app.core.forms import apply_errors, flash_form_errors
+from app.extensions import db
+from app.org import service
+from app.org.forms import WEEKDAYS, SessionForm, StationForm, UnitForm
+from app.org.models import BroadcastSession, Station, StationKind, Unit
+
+bp = Blueprint("org", __name__, url_prefix="/admin")
+
+
+def _unit_choices(exclude: Unit | None = None) -> list[tuple[int, str]]:
+    """Units of the admin's subtree as an indented list, leaving out a subtree if asked."""
+    base = current_user.unit.depth
+    return [
+        (u.id, "— " * (u.depth - base) + u.name)
+        for u in service.subtree_units(current_user.unit)
+        if exclude is None or not exclude.contains(u)
+    ]
+
+
+def _scoped(model, object_id: int, what: str):
+    """Load a unit or station of the admin's subtree."""
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        raise NotFound(f"Không tìm thấy {what.lower()}.")
+    require_scope(current_user, obj if isinstance(obj, Unit) else obj.unit, what)
+    return obj
+
+
+@bp.get("/units")
+@permission_required(Permission.ADMIN)
+def units():
+    """The unit tree of the admin's subtree."""
+    rows = service.subtree_units(current_user.unit)
+    return render_template("org/units.html", units=rows, base_depth=current_user.unit.depth)
+
+
+@bp.route("/units/new", methods=["GET", "POST"])
+@permission_required(Permission.ADMIN)
+def new_unit():
+    """Create a unit."""
+    form = UnitForm()
+    form.parent_id.choices = _unit_choices()
+    if form.validate_on_submit():
+        try:
+            unit = service.create_unit(
+                current_user,
+                service.UnitInput(
+                    code=form.code.data,
+                    name=form.name.data,
+                    level=form.level.data,
+                    parent=db.session.get(Unit, form.parent_id.data),
+                    active=form.active.data,
+                ),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            flash(f"Đã tạo đơn vị {unit.name}.", "success")
+            return redirect(url_for("org.units"))
+    else:
+        flash_form_errors(form)
+    return render_template("org/unit_form.html", form=form, unit=None)
+
+
+@bp.route("/units/<int:unit_id>", methods=["GET", "POST"])
+@permission_required(Permission.ADMIN)
+def edit_unit(unit_id: int):
+    """Edit or move a unit."""
+    unit = _scoped(Unit, unit_id, "Đơn vị")
+    form = UnitForm(obj=unit)
+    if unit.id == current_user.unit_id:
+        # An admin's own unit stays where it is; its parent lies outside their reach.
+        form.parent_id.choices = [(unit.parent_id or 0, unit.parent.name if unit.parent else "—")]
+    else:
+        form.parent_id.choices = _unit_choices(exclude=unit)
+    if form.validate_on_submit():
+        parent = db.session.get(Unit, form.parent_id.data) if form.parent_id.data else None
+        try:
+            service.update_unit(
+                current_user,
+                unit,
+                service.UnitInput(
+                    code=form.code.data,
+                    name=form.name.data,
+                    level=form.level.data,
+                    parent=parent,
+                    active=form.active.data,
+                ),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            flash(f"Đã lưu đơn vị {unit.name}.", "success")
+            return redirect(url_for("org.units"))
+    else:
+        flash_form_errors(form)
+    return render_template("org/unit_form.html", form=form, unit=unit)
+
+
+@bp.get("/stations")
+@permission_required(Permission.ADMIN)
+def stations():
+    """Stations of the admin's subtree."""
+    rows = db.session.scalars(
+        select(Station)
+        .join(Unit)
+        .where(Unit.path.startswith(current_user.unit.path))
+        .order_by(Unit.path, Station.code)
+    ).all()
+    return render_template("org/stations.html", stations=rows)
+
+
+@bp.route("/stations/new", methods=["GET", "POST"])
+@permission_required(Permission.ADMIN)
+def new_station():
+    """Create a station."""
+    form = StationForm()
+    form.unit_id.choices = _unit_choices()
+    if form.validate_on_submit():
+        try:
+            station = service.create_station(
+                current_user,
+                service.StationInput(
+                    code=form.code.data,
+                    name=form.name.data,
+                    kind=StationKind(form.kind.data),
+                    unit=db.session.get(Unit, form.unit_id.data),
+                    active=form.active.data,
+                ),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            flash(f"Đã tạo đài {station.name}. Hãy thêm các buổi phát.", "success")
+            return redirect(url_for("org.edit_station", station_id=station.id))
+    else:
+        flash_form_errors(form)
+    return render_template("org/station_form.html", form=form, station=None)
+
+
+@bp.route("/stations/<int:station_id>", methods=["GET", "POST"])
+@permission_required(Permission.ADMIN)
+def edit_station(station_id: int):
+    """Edit a station and list its sessions."""
+    station = _scoped(Station, station_id, "Đài")
+    form = StationForm(obj=station, kind=station.kind.value)
+    form.unit_id.choices = _unit_choices()
+    if form.validate_on_submit():
+        try:
+            service.update_station(
+                current_user,
+                station,
+                service.StationInput(
+                    code=form.code.data,
+                    name=form.name.data,
+                    kind=StationKind(form.kind.data),
+                    unit=db.session.get(Unit, form.unit_id.data),
+                    active=form.active.data,
+                ),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            flash(f"Đã lưu đài {station.name}.", "success")
+            return redirect(url_for("org.edit_station", station_id=station.id))
+    else:
+        flash_form_errors(form)
+    return render_template(
+        "org/station_form.html",
+        form=form,
+        station=station,
+        session_form=SessionForm(formdata=None),
+        weekdays=dict(WEEKDAYS),
+    )
+
+
+@bp.post("/stations/<int:station_id>/sessions")
+@permission_required(Permission.ADMIN)
+def add_session(station_id: int):
+    """Add a broadcast session to a station."""
+    station = _scoped(Station, station_id, "Đài")
+    session_form = SessionForm()
+    if session_form.validate_on_submit():
+        try:
+            service.add_session(
+                current_user,
+                station,
+                session_form.name.data,
+                session_form.start_time.data,
+                session_form.end_time.data,
+                session_form.cap_minutes.data,
+                "".join(session_form.weekdays.data or []),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            apply_errors(session_form, exc)
+        else:
+            flash("Đã thêm buổi phát.", "success")
+            return redirect(url_for("org.edit_station", station_id=station.id))
+    else:
+        flash("Buổi phát chưa thêm được: hãy sửa các ô được đánh dấu.", "error")
+    form = StationForm(obj=station, kind=station.kind.value)
+    form.unit_id.choices = _unit_choices()
+    return render_template(
+        "org/station_form.html",
+        form=form,
+        station=station,
+        session_form=session_form,
+        weekdays=dict(WEEKDAYS),
+    ), 422
+
+
+@bp.post("/sessions/<int:session_id>/delete")
+@permission_required(Permission.ADMIN)
+def delete_session(session_id: int):
+    """Remove a broadcast session."""
+    session = db.session.get(BroadcastSession, session_id)
+    if session is None:
+        raise NotFound("Không tìm thấy buổi phát.")
+    require_scope(current_user, session.station.unit, "Buổi phát")
+    station_id = session.station_id
+    service.remove_session(current_user, session)
+    flash("Đã xóa buổi phát.", "success")
+    return redirect(url_for("org.edit_station", station_id=station_id))

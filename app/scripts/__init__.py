@@ -1,0 +1,1 @@
+"""Radio scripts: drafts, immutable versions, the review workflow and file sources."""

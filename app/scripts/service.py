@@ -1,0 +1,558 @@
+"""Rules for scripts: validation, immutable versions, the review workflow and search."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.audit.service import record_event
+from app.auth.models import User
+from app.auth.permissions import Permission, in_scope, require, require_scope
+from app.core import clock
+from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from app.core.text import fold, nfc
+from app.extensions import db
+from app.org.models import Unit
+from app.scripts.models import (
+    MAX_BODY_CHARS,
+    Decision,
+    Priority,
+    Script,
+    ScriptReview,
+    ScriptStatus,
+    ScriptVersion,
+)
+
+EDITABLE = {
+    ScriptStatus.DRAFT,
+    ScriptStatus.SUBMITTED,
+    ScriptStatus.APPROVED,
+    ScriptStatus.REJECTED,
+}
+MIN_REASON_CHARS = 5
+
+
+@dataclass
+class ScriptInput:
+    """Everything a writer sets on a script; the body becomes a version when it changes."""
+
+    title: str
+    body: str
+    unit: Unit
+    priority: Priority = Priority.NORMAL
+    campaign: str = ""
+    category: str = ""
+    source_kind: str = ""
+    source_number: str = ""
+    source_date: date | None = None
+    source_issuer: str = ""
+    valid_from: date | None = None
+    valid_until: date | None = None
+    targets: list[Unit] = field(default_factory=list)
+
+
+def body_sha256(body: str) -> str:
+    """Hash of a version's text, recorded with the version and with approvals."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def clean_input(data: ScriptInput) -> ScriptInput:
+    """Normalise text fields to NFC and trim them; raise ValidationError on bad input."""
+    data.title = nfc(data.title).strip()
+    data.body = nfc(data.body).strip()
+    for name in ("campaign", "category", "source_kind", "source_number", "source_issuer"):
+        setattr(data, name, nfc(getattr(data, name) or "").strip())
+    errors: dict[str, str] = {}
+    if not data.title:
+        errors["title"] = "Hãy nhập tiêu đề."
+    elif len(data.title) > 300:
+        errors["title"] = "Tiêu đề tối đa 300 ký tự."
+    if not data.body:
+        errors["body"] = "Nội dung không được để trống."
+    elif len(data.body) > MAX_BODY_CHARS:
+        errors["body"] = (
+            f"Nội dung dài {len(data.body):,} ký tự, vượt giới hạn {MAX_BODY_CHARS:,} ký tự."
+        ).replace(",", ".")
+    for name, limit in (
+        ("campaign", 200),
+        ("category", 120),
+        ("source_kind", 60),
+        ("source_number", 80),
+        ("source_issuer", 300),
+    ):
+        if len(getattr(data, name)) > limit:
+            errors[name] = f"Tối đa {limit} ký tự."
+    if data.valid_from and data.valid_until and data.valid_until < data.valid_from:
+        errors["valid_until"] = "Ngày hết hiệu lực không được trước ngày bắt đầu hiệu lực."
+    if errors:
+        raise ValidationError("Kịch bản chưa lưu được: hãy sửa các ô được đánh dấu.", errors)
+    return data
+
+
+def _check_units(actor: User | None, data: ScriptInput) -> None:
+    """Owner and target units must lie in the actor's subtree."""
+    if actor is None:
+        return
+    if not in_scope(actor, data.unit):
+        raise ValidationError(
+            "Đơn vị soạn nằm ngoài phạm vi của bạn.", {"unit": "Ngoài phạm vi đơn vị của bạn."}
+        )
+    outside = [u.name for u in data.targets if not in_scope(actor, u)]
+    if outside:
+        raise ValidationError(
+            "Đơn vị nhận nằm ngoài phạm vi của bạn: " + ", ".join(outside),
+            {"targets": "Có đơn vị ngoài phạm vi."},
+        )
+
+
+def _apply_metadata(script: Script, data: ScriptInput) -> dict[str, list]:
+    """Copy metadata onto the script and return what changed."""
+    changed: dict[str, list] = {}
+    for name in (
+        "title",
+        "campaign",
+        "category",
+        "priority",
+        "source_kind",
+        "source_number",
+        "source_date",
+        "source_issuer",
+        "valid_from",
+        "valid_until",
+    ):
+        old, new = getattr(script, name), getattr(data, name)
+        if old != new:
+            changed[name] = [_plain(old), _plain(new)]
+            setattr(script, name, new)
+    if script.unit_id != data.unit.id:
+        changed["unit"] = [script.unit.code if script.unit else None, data.unit.code]
+        script.unit = data.unit
+    targets = data.targets or [data.unit]
+    if sorted(u.id for u in script.targets) != sorted(u.id for u in targets):
+        changed["targets"] = [[u.code for u in script.targets], [u.code for u in targets]]
+        script.targets = list(targets)
+    return changed
+
+
+def _plain(value):
+    """JSON-friendly form of a metadata value for the audit trail."""
+    if isinstance(value, Priority):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _refresh_search_text(script: Script, body: str) -> None:
+    """Keep the accent-folded search column in step with title, campaign, source and body."""
+    script.search_text = fold(
+        " ".join([script.title, script.campaign, script.category, script.source_label, body])
+    )
+
+
+def _add_version(script: Script, body: str, actor: User | None, origin: str) -> ScriptVersion:
+    """Append a new immutable version and point the script at it."""
+    now = clock.now()
+    version = ScriptVersion(
+        script=script,
+        number=script.version_number + 1,
+        body=body,
+        sha256=body_sha256(body),
+        author_id=actor.id if actor else None,
+        origin=origin,
+        created_at=now,
+    )
+    db.session.add(version)
+    db.session.flush()
+    script.version_number = version.number
+    script.current_version_id = version.id
+    return version
+
+
+def _commit(conflict_message: str) -> None:
+    """Commit, turning a lost race into a Conflict with a clear message."""
+    try:
+        db.session.commit()
+    except (IntegrityError, StaleDataError) as exc:
+        db.session.rollback()
+        raise Conflict(conflict_message) from exc
+
+
+def create_script(
+    actor: User | None, data: ScriptInput, origin: str = "web", source_key: str | None = None
+) -> Script:
+    """Create a draft script with its first version."""
+    if actor is not None:
+        require(actor, Permission.SCRIPT_EDIT)
+    data = clean_input(data)
+    _check_units(actor, data)
+    now = clock.now()
+    script = Script(
+        source_key=source_key,
+        unit=data.unit,
+        status=ScriptStatus.DRAFT,
+        priority=data.priority,
+        title=data.title,
+        created_by_id=actor.id if actor else None,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply_metadata(script, data)
+    db.session.add(script)
+    db.session.flush()
+    version = _add_version(script, data.body, actor, origin)
+    _refresh_search_text(script, data.body)
+    record_event(
+        "script.create",
+        "script",
+        script.id,
+        f"Tạo kịch bản “{script.title}” (phiên bản 1)",
+        actor=actor,
+        unit_id=script.unit_id,
+        details={"version": version.number, "origin": origin},
+    )
+    _commit("Không lưu được kịch bản vì dữ liệu vừa thay đổi; hãy thử lại.")
+    return script
+
+
+def update_script(
+    actor: User | None,
+    script: Script,
+    data: ScriptInput,
+    expected_revision: int | None,
+    origin: str = "web",
+) -> tuple[Script, bool]:
+    """Save an edit; a changed body makes a new version, any change withdraws approval."""
+    if actor is not None:
+        require(actor, Permission.SCRIPT_EDIT)
+        require_scope(actor, script.unit, "Kịch bản")
+    if script.status == ScriptStatus.ARCHIVED:
+        raise ValidationError("Kịch bản đã lưu trữ, không sửa được nữa.")
+    if expected_revision is not None and expected_revision != script.revision:
+        raise Conflict(
+            "Kịch bản vừa được người khác thay đổi trong lúc bạn sửa. Nội dung bạn nhập vẫn "
+            "còn nguyên bên dưới: hãy xem bản mới nhất rồi lưu lại.",
+            {"revision": "Đã có thay đổi mới hơn."},
+        )
+    data = clean_input(data)
+    _check_units(actor, data)
+    changed = _apply_metadata(script, data)
+    body_changed = data.body != script.current_version.body
+    if not changed and not body_changed:
+        return script, False
+    old_status = script.status
+    version = None
+    if body_changed:
+        version = _add_version(script, data.body, actor, origin)
+    if old_status in {ScriptStatus.SUBMITTED, ScriptStatus.APPROVED, ScriptStatus.REJECTED}:
+        script.status = ScriptStatus.DRAFT
+    script.updated_at = clock.now()
+    _refresh_search_text(script, data.body)
+    summary = f"Sửa kịch bản “{script.title}”"
+    if version:
+        summary += f", tạo phiên bản {version.number}"
+    if old_status != script.status:
+        summary += f"; trạng thái {old_status.label} → {script.status.label}"
+    record_event(
+        "script.update",
+        "script",
+        script.id,
+        summary,
+        actor=actor,
+        unit_id=script.unit_id,
+        details={
+            "changed": changed,
+            "version": version.number if version else None,
+            "from_status": old_status.value,
+            "to_status": script.status.value,
+        },
+    )
+    _commit("Kịch bản vừa được người khác thay đổi; hãy tải lại trang và lưu lại.")
+    return script, True
+
+
+def _lock(script: Script) -> Script:
+    """Re-read the script, locking its row where the database can (PostgreSQL)."""
+    return db.session.execute(
+        select(Script)
+        .where(Script.id == script.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def submit_script(actor: User, script: Script) -> Script:
+    """Send the current version to the supervisors."""
+    require(actor, Permission.SCRIPT_EDIT)
+    require_scope(actor, script.unit, "Kịch bản")
+    script = _lock(script)
+    if script.status == ScriptStatus.SUBMITTED:
+        raise Conflict("Kịch bản đã được gửi duyệt rồi, đang chờ người duyệt.")
+    if script.status not in {ScriptStatus.DRAFT, ScriptStatus.REJECTED}:
+        raise ValidationError(
+            f"Chỉ gửi duyệt được bản nháp hoặc bản bị từ chối; kịch bản đang ở trạng thái "
+            f"“{script.status.label}”."
+        )
+    now = clock.now()
+    script.status = ScriptStatus.SUBMITTED
+    script.submission_seq += 1
+    script.submitted_at = now
+    script.submitted_by_id = actor.id
+    script.updated_at = now
+    record_event(
+        "script.submit",
+        "script",
+        script.id,
+        f"Gửi duyệt “{script.title}” phiên bản {script.version_number}",
+        actor=actor,
+        unit_id=script.unit_id,
+        details={"version": script.version_number},
+    )
+    _commit("Kịch bản vừa thay đổi trong lúc gửi duyệt; hãy tải lại trang.")
+    return script
+
+
+def _check_reviewable(actor: User, script: Script, expected_version_id: int | None) -> Script:
+    """Common checks before a decision: role, scope, status, version, authorship."""
+    require(actor, Permission.SCRIPT_REVIEW)
+    require_scope(actor, script.unit, "Kịch bản")
+    script = _lock(script)
+    if script.status == ScriptStatus.APPROVED and script.approved_version_id == (
+        expected_version_id or script.current_version_id
+    ):
+        raise Conflict("Phiên bản này đã được duyệt rồi.")
+    if script.status != ScriptStatus.SUBMITTED:
+        raise Conflict(
+            f"Kịch bản không còn chờ duyệt (trạng thái hiện tại: {script.status.label})."
+        )
+    if expected_version_id is not None and expected_version_id != script.current_version_id:
+        raise Conflict(
+            "Kịch bản vừa có phiên bản mới; hãy xem lại phiên bản mới nhất trước khi quyết định."
+        )
+    if script.current_version.author_id == actor.id:
+        raise PermissionDenied("Bạn không thể tự duyệt phiên bản do chính mình viết.")
+    return script
+
+
+def approve_script(actor: User, script: Script, expected_version_id: int | None = None) -> Script:
+    """Approve exactly the current version of a submitted script."""
+    script = _check_reviewable(actor, script, expected_version_id)
+    version = script.current_version
+    now = clock.now()
+    db.session.add(
+        ScriptReview(
+            script_id=script.id,
+            version_id=version.id,
+            submission_seq=script.submission_seq,
+            decision=Decision.APPROVED,
+            reviewer_id=actor.id,
+            created_at=now,
+        )
+    )
+    script.status = ScriptStatus.APPROVED
+    script.approved_version_id = version.id
+    script.updated_at = now
+    record_event(
+        "script.approve",
+        "script",
+        script.id,
+        f"Duyệt “{script.title}” phiên bản {version.number}",
+        actor=actor,
+        unit_id=script.unit_id,
+        details={"version": version.number, "sha256": version.sha256},
+    )
+    _commit("Kịch bản vừa được người khác xét duyệt; quyết định của bạn không được ghi.")
+    return script
+
+
+def reject_script(
+    actor: User, script: Script, reason: str, expected_version_id: int | None = None
+) -> Script:
+    """Reject the current version with a reason the writer will read."""
+    reason = nfc(reason or "").strip()
+    if len(reason) < MIN_REASON_CHARS:
+        raise ValidationError(
+            "Hãy ghi lý do từ chối để người soạn biết cần sửa gì.",
+            {"reason": f"Bắt buộc, ít nhất {MIN_REASON_CHARS} ký tự."},
+        )
+    if len(reason) > 2000:
+        raise ValidationError("Lý do tối đa 2.000 ký tự.", {"reason": "Quá dài."})
+    script = _check_reviewable(actor, script, expected_version_id)
+    version = script.current_version
+    now = clock.now()
+    db.session.add(
+        ScriptReview(
+            script_id=script.id,
+            version_id=version.id,
+            submission_seq=script.submission_seq,
+            decision=Decision.REJECTED,
+            reason=reason,
+            reviewer_id=actor.id,
+            created_at=now,
+        )
+    )
+    script.status = ScriptStatus.REJECTED
+    script.updated_at = now
+    record_event(
+        "script.reject",
+        "script",
+        script.id,
+        f"Từ chối “{script.title}” phiên bản {version.number}: {reason}",
+        actor=actor,
+        unit_id=script.unit_id,
+        details={"version": version.number, "reason": reason},
+    )
+    _commit("Kịch bản vừa được người khác xét duyệt; quyết định của bạn không được ghi.")
+    return script
+
+
+def archive_script(actor: User, script: Script) -> Script:
+    """Retire a script; it stays readable with all its versions and decisions."""
+    require(actor, Permission.SCRIPT_ARCHIVE)
+    require_scope(actor, script.unit, "Kịch bản")
+    script = _lock(script)
+    if script.status == ScriptStatus.ARCHIVED:
+        raise Conflict("Kịch bản đã được lưu trữ rồi.")
+    old = script.status
+    script.status = ScriptStatus.ARCHIVED
+    script.updated_at = clock.now()
+    record_event(
+        "script.archive",
+        "script",
+        script.id,
+        f"Lưu trữ “{script.title}” (trước đó: {old.label})",
+        actor=actor,
+        unit_id=script.unit_id,
+        details={"from_status": old.value},
+    )
+    _commit("Kịch bản vừa thay đổi; hãy tải lại trang.")
+    return script
+
+
+def get_script(actor: User, script_id: int) -> Script:
+    """Load a script the actor may see, or raise NotFound."""
+    require(actor, Permission.SCRIPT_VIEW)
+    script = db.session.get(Script, script_id)
+    if script is None:
+        raise NotFound("Không tìm thấy kịch bản.")
+    require_scope(actor, script.unit, "Kịch bản")
+    return script
+
+
+def get_version(script: Script, number: int) -> ScriptVersion:
+    """Load one version of a script by its number."""
+    version = db.session.scalar(
+        select(ScriptVersion).where(
+            ScriptVersion.script_id == script.id, ScriptVersion.number == number
+        )
+    )
+    if version is None:
+        raise NotFound(f"Kịch bản không có phiên bản {number}.")
+    return version
+
+
+@dataclass
+class ScriptFilter:
+    """Search and filters of the script list."""
+
+    q: str = ""
+    status: ScriptStatus | None = None
+    campaign: str = ""
+    unit_id: int | None = None
+    priority: Priority | None = None
+
+
+def _like_escape(term: str) -> str:
+    """Escape LIKE wildcards in a user's search term."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def scripts_query(actor: User, filters: ScriptFilter):
+    """Select the scripts the actor may see that match the filters, newest change first."""
+    require(actor, Permission.SCRIPT_VIEW)
+    query = (
+        select(Script)
+        .join(Unit, Unit.id == Script.unit_id)
+        .where(Unit.path.startswith(actor.unit.path))
+        .options(defer(Script.search_text))
+        .order_by(Script.updated_at.desc(), Script.id.desc())
+    )
+    for term in re.findall(r"\S+", fold(filters.q))[:10]:
+        query = query.where(Script.search_text.like(f"%{_like_escape(term)}%", escape="\\"))
+    if filters.status:
+        query = query.where(Script.status == filters.status)
+    if filters.campaign:
+        query = query.where(Script.campaign == filters.campaign)
+    if filters.priority:
+        query = query.where(Script.priority == filters.priority)
+    if filters.unit_id:
+        unit = db.session.get(Unit, filters.unit_id)
+        if unit is None or not in_scope(actor, unit):
+            raise ValidationError("Đơn vị lọc không hợp lệ.", {"unit": "Ngoài phạm vi."})
+        query = query.where(Unit.path.startswith(unit.path))
+    return query
+
+
+def campaigns_for(actor: User) -> list[str]:
+    """Campaign names used in the actor's subtree, for the filter list."""
+    return list(
+        db.session.scalars(
+            select(Script.campaign)
+            .join(Unit, Unit.id == Script.unit_id)
+            .where(Unit.path.startswith(actor.unit.path), Script.campaign != "")
+            .group_by(Script.campaign)
+            .order_by(Script.campaign)
+        )
+    )
+
+
+def pending_reviews(actor: User) -> list[Script]:
+    """Submitted scripts the supervisor may decide on, oldest first."""
+    require(actor, Permission.SCRIPT_REVIEW)
+    return list(
+        db.session.scalars(
+            select(Script)
+            .join(Unit, Unit.id == Script.unit_id)
+            .where(Unit.path.startswith(actor.unit.path), Script.status == ScriptStatus.SUBMITTED)
+            .options(defer(Script.search_text))
+            .order_by(Script.submitted_at)
+        )
+    )
+
+
+def count_by_status(actor: User) -> dict[ScriptStatus, int]:
+    """Number of scripts per status in the actor's subtree."""
+    rows = db.session.execute(
+        select(Script.status, func.count())
+        .join(Unit, Unit.id == Script.unit_id)
+        .where(Unit.path.startswith(actor.unit.path))
+        .group_by(Script.status)
+    )
+    return {status: n for status, n in rows}
+
+
+_TOKEN = re.compile(r"\s+|[^\s]+")
+
+
+def diff_versions(old: str, new: str) -> list[tuple[str, str]]:
+    """Word-level diff as (op, text) pairs, op being 'equal', 'delete' or 'insert'."""
+    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    out: list[tuple[str, str]] = []
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            out.append(("equal", "".join(a[i1:i2])))
+            continue
+        if op in {"replace", "delete"}:
+            out.append(("delete", "".join(a[i1:i2])))
+        if op in {"replace", "insert"}:
+            out.append(("insert", "".join(b[j1:j2])))
+    return out

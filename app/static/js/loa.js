@@ -1,0 +1,31 @@
+// Live character count and reading-time estimate in the script editor.
+(function () {
+  "use strict";
+  function formatDuration(seconds) {
+    if (seconds >= 60) {
+      return Math.floor(seconds / 60) + " phút " + (seconds % 60) + " giây";
+    }
+    return seconds + " giây";
+  }
+  function formatNumber(n) {
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var body = document.getElementById("body");
+    var counter = document.getElementById("body-counter");
+    if (!body || !counter) { return; }
+    var max = parseInt(body.getAttribute("data-max"), 10);
+    var spm = parseInt(counter.getAttribute("data-spm"), 10);
+    function update() {
+      var text = body.value.normalize("NFC");
+      var syllables = (text.match(/[\p{L}\p{N}_]+/gu) || []).length;
+      document.getElementById("char-count").textContent = formatNumber(text.length);
+      document.getElementById("syllable-count").textContent = formatNumber(syllables);
+      document.getElementById("reading-time").textContent =
+        formatDuration(Math.round(syllables * 60 / spm));
+      counter.classList.toggle("over", text.length > max);
+    }
+    body.addEventListener("input", update);
+    update();
+  });
+})();

@@ -1,0 +1,147 @@
+"""Fixtures: a fresh database per test, data folders in tmp_path, a clock that only moves
+when told, and a logged-in client per role."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from flask import g
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from app import create_app
+from app.auth.models import Role, User
+from app.core.clock import FixedClock
+from app.extensions import db
+from app.org.models import Unit
+from tests.factories import PASSWORD, make_unit, make_user
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def _reset_postgres() -> None:
+    """Drop everything in the public schema of the test database."""
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+class IsolatedClient(FlaskClient):
+    """A test client that forgets the cached user between requests.
+
+    Tests keep one app context pushed, which requests reuse; without this, the user loaded
+    for one client would leak into the next client's request through flask.g.
+    """
+
+    def open(self, *args, **kwargs):
+        g.pop("_login_user", None)
+        return super().open(*args, **kwargs)
+
+
+def build_test_app(tmp_path, clock: FixedClock, **overrides):
+    """An app on a fresh database whose data folders live in tmp_path."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "INSTANCE_PATH": tmp_path / "instance",
+        "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'loa.sqlite3'}",
+        "SCRIPTS_DIR": tmp_path / "scripts_vi",
+        "SCHEDULES_DIR": tmp_path / "schedules",
+        "AUDIO_DIR": tmp_path / "audio",
+        "WTF_CSRF_ENABLED": False,
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "CLOCK": clock,
+        **overrides,
+    }
+    app = create_app(config)
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        if TEST_DATABASE_URL:
+            _reset_postgres()
+        db.create_all()
+    return app
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """A clock at 08:00 on 27/11/2026 in Vietnam (01:00 UTC)."""
+    return FixedClock(datetime(2026, 11, 27, 1, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def app(tmp_path, clock):
+    """The application with an app context pushed for the whole test."""
+    app = build_test_app(tmp_path, clock)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner."""
+    return app.test_cli_runner()
+
+
+@dataclass
+class Org:
+    """A small tree: province > district > commune, and a sibling district."""
+
+    province: Unit
+    district: Unit
+    commune: Unit
+    other_district: Unit
+
+
+@pytest.fixture
+def org(app) -> Org:
+    """The unit tree most tests use."""
+    province = make_unit("P", "Tỉnh Bình Thuận", level="Tỉnh")
+    district = make_unit("D", "Thành phố Phan Thiết", parent=province, level="Thành phố")
+    commune = make_unit("C", "Phường Phú Thủy", parent=district, level="Phường")
+    other = make_unit("D2", "Thị xã La Gi", parent=province, level="Thị xã")
+    return Org(province, district, commune, other)
+
+
+@pytest.fixture
+def users(org) -> dict[str, User]:
+    """One user per role in the district, a supervisor above it, a writer elsewhere."""
+    return {
+        "writer": make_user(org.district, Role.WRITER, "writer"),
+        "writer2": make_user(org.district, Role.WRITER, "writer2"),
+        "operator": make_user(org.district, Role.OPERATOR, "operator"),
+        "supervisor": make_user(org.province, Role.SUPERVISOR, "supervisor"),
+        "supervisor2": make_user(org.district, Role.SUPERVISOR, "supervisor2"),
+        "admin": make_user(org.province, Role.ADMIN, "admin"),
+        "outsider": make_user(org.other_district, Role.WRITER, "outsider"),
+        "outside_supervisor": make_user(org.other_district, Role.SUPERVISOR, "outsup"),
+    }
+
+
+def login(client, username: str, password: str = PASSWORD):
+    """Log a test client in through the real login form."""
+    response = client.post("/login", data={"username": username, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def login_as(app, users):
+    """Return a fresh client logged in as the named fixture user."""
+
+    def _login(name: str):
+        return login(app.test_client(), users[name].username)
+
+    return _login
