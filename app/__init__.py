@@ -50,7 +50,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
+    # "basic", not "strong": phones on 4G change address often and would be logged out.
+    login_manager.session_protection = "basic"
 
 
 @event.listens_for(Engine, "connect")

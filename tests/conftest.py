@@ -30,14 +30,15 @@ def _reset_postgres() -> None:
 
 
 class IsolatedClient(FlaskClient):
-    """A test client that forgets the cached user between requests.
+    """A test client that starts every request with an empty flask.g.
 
-    Tests keep one app context pushed, which requests reuse; without this, the user loaded
-    for one client would leak into the next client's request through flask.g.
+    Tests keep one app context pushed, which requests reuse; without this, the user and CSRF
+    token cached for one request would leak into the next, unlike in production.
     """
 
     def open(self, *args, **kwargs):
-        g.pop("_login_user", None)
+        for name in list(g):
+            g.pop(name)
         return super().open(*args, **kwargs)
 
 

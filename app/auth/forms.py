@@ -1,22 +1,22 @@
 """Login, password, token and user-administration forms."""
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.auth.models import ROLE_LABELS
+from app.core.forms import Form
 
 REQUIRED = "Bắt buộc."
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     """User name and password."""
 
     username = StringField("Tên đăng nhập", validators=[DataRequired(REQUIRED), Length(max=60)])
     password = PasswordField("Mật khẩu", validators=[DataRequired(REQUIRED)])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     """Change one's own password."""
 
     current = PasswordField("Mật khẩu hiện tại", validators=[DataRequired(REQUIRED)])
@@ -24,13 +24,13 @@ class ChangePasswordForm(FlaskForm):
     confirm = PasswordField("Nhập lại mật khẩu mới", validators=[DataRequired(REQUIRED)])
 
 
-class TokenForm(FlaskForm):
+class TokenForm(Form):
     """Name a new API token."""
 
     name = StringField("Tên gợi nhớ", validators=[Length(max=100, message="Tối đa 100 ký tự.")])
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     """An admin's view of a user."""
 
     username = StringField("Tên đăng nhập", validators=[DataRequired(REQUIRED), Length(max=60)])
@@ -41,7 +41,7 @@ class UserForm(FlaskForm):
     password = PasswordField("Mật khẩu tạm (người dùng phải đổi khi đăng nhập)")
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     """Set a temporary password for a user."""
 
     password = PasswordField("Mật khẩu tạm mới", validators=[DataRequired(REQUIRED)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 
@@ -27,4 +28,5 @@ def count_syllables(text: str) -> int:
 
 def reading_seconds(text: str, syllables_per_minute: int) -> int:
     """Estimate how long an announcer takes to read the text aloud."""
-    return round(count_syllables(text) * 60 / syllables_per_minute)
+    # Half up, as the editor's JavaScript rounds, so both show the same estimate.
+    return math.floor(count_syllables(text) * 60 / syllables_per_minute + 0.5)

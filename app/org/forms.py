@@ -1,11 +1,11 @@
 """Unit, station and broadcast-session forms."""
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.fields import TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.core.forms import Form
 from app.org.models import STATION_KIND_LABELS
 
 REQUIRED = "Bắt buộc."
@@ -20,7 +20,7 @@ WEEKDAYS = [
 ]
 
 
-class UnitForm(FlaskForm):
+class UnitForm(Form):
     """A unit of the organisation tree."""
 
     code = StringField("Mã", validators=[DataRequired(REQUIRED), Length(max=40)])
@@ -30,7 +30,7 @@ class UnitForm(FlaskForm):
     active = BooleanField("Đang hoạt động", default=True)
 
 
-class StationForm(FlaskForm):
+class StationForm(Form):
     """A station."""
 
     code = StringField("Mã đài", validators=[DataRequired(REQUIRED), Length(max=40)])
@@ -40,7 +40,7 @@ class StationForm(FlaskForm):
     active = BooleanField("Đang hoạt động", default=True)
 
 
-class SessionForm(FlaskForm):
+class SessionForm(Form):
     """A daily broadcast session of a station."""
 
     name = StringField("Tên buổi", validators=[DataRequired(REQUIRED), Length(max=80)])

@@ -1,6 +1,5 @@
 """The script editor and the review forms."""
 
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     HiddenField,
@@ -11,13 +10,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
+from app.core.forms import Form
 from app.scripts.models import MAX_BODY_CHARS, PRIORITY_LABELS
 
 REQUIRED = "Bắt buộc."
 BAD_DATE = "Ngày không hợp lệ."
 
 
-class ScriptForm(FlaskForm):
+class ScriptForm(Form):
     """Metadata and body of a script."""
 
     title = StringField("Tiêu đề", validators=[DataRequired(REQUIRED), Length(max=300)])
@@ -48,14 +48,14 @@ class ScriptForm(FlaskForm):
         return ok
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     """A rejection reason."""
 
     reason = TextAreaField("Lý do từ chối", render_kw={"rows": 4})
     version_id = HiddenField()
 
 
-class ApproveForm(FlaskForm):
+class ApproveForm(Form):
     """Approve the version shown."""
 
     version_id = HiddenField()

@@ -64,6 +64,11 @@ def body_sha256(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+def _thousands(n: int) -> str:
+    """Vietnamese thousands separator: 20.000."""
+    return f"{n:,}".replace(",", ".")
+
+
 def clean_input(data: ScriptInput) -> ScriptInput:
     """Normalise text fields to NFC and trim them; raise ValidationError on bad input."""
     data.title = nfc(data.title).strip()
@@ -79,8 +84,9 @@ def clean_input(data: ScriptInput) -> ScriptInput:
         errors["body"] = "Nội dung không được để trống."
     elif len(data.body) > MAX_BODY_CHARS:
         errors["body"] = (
-            f"Nội dung dài {len(data.body):,} ký tự, vượt giới hạn {MAX_BODY_CHARS:,} ký tự."
-        ).replace(",", ".")
+            f"Nội dung dài {_thousands(len(data.body))} ký tự, "
+            f"vượt giới hạn {_thousands(MAX_BODY_CHARS)} ký tự."
+        )
     for name, limit in (
         ("campaign", 200),
         ("category", 120),
@@ -539,7 +545,8 @@ def count_by_status(actor: User) -> dict[ScriptStatus, int]:
     return {status: n for status, n in rows}
 
 
-_TOKEN = re.compile(r"\s+|[^\s]+")
+# A word with the spaces after it, so changed runs of words come out whole.
+_TOKEN = re.compile(r"\s+|\S+\s*")
 
 
 def diff_versions(old: str, new: str) -> list[tuple[str, str]]:

@@ -170,6 +170,8 @@ def edit(script_id: int):
         except Conflict as exc:
             db.session.rollback()
             apply_errors(form, exc)
+            # Keep the editor's text; saving again now knowingly replaces the newer version.
+            form.revision.data = str(script.revision)
             stale = True
         except DomainError as exc:
             db.session.rollback()
@@ -269,19 +271,25 @@ def queue():
 def review(script_id: int):
     """The review page: the submitted text, what changed since the last approval, decisions."""
     script = service.get_script(current_user, script_id)
+    return _review_page(script, RejectForm(formdata=None, version_id=script.current_version_id))
+
+
+def _review_page(script, reject_form: RejectForm, status: int = 200):
+    """Render the review page: text, changes since the last approval, decision forms."""
     version = script.current_version
     chunks = None
     if script.approved_version and script.approved_version.id != version.id:
         chunks = service.diff_versions(script.approved_version.body, version.body)
-    return render_template(
+    page = render_template(
         "scripts/review.html",
         script=script,
         version=version,
         chunks=chunks,
         reading=_reading(version.body),
         approve_form=ApproveForm(formdata=None, version_id=version.id),
-        reject_form=RejectForm(formdata=None, version_id=version.id),
+        reject_form=reject_form,
     )
+    return page, status
 
 
 def _version_id(form) -> int | None:
@@ -321,16 +329,7 @@ def reject(script_id: int):
     except ValidationError as exc:
         db.session.rollback()
         apply_errors(form, exc)
-        version = script.current_version
-        return render_template(
-            "scripts/review.html",
-            script=script,
-            version=version,
-            chunks=None,
-            reading=_reading(version.body),
-            approve_form=ApproveForm(formdata=None, version_id=version.id),
-            reject_form=form,
-        ), 422
+        return _review_page(script, form, 422)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")

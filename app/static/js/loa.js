@@ -17,13 +17,15 @@
     var max = parseInt(body.getAttribute("data-max"), 10);
     var spm = parseInt(counter.getAttribute("data-spm"), 10);
     function update() {
-      var text = body.value.normalize("NFC");
+      // Count code points of the trimmed NFC text, as the server does.
+      var text = body.value.normalize("NFC").trim();
       var syllables = (text.match(/[\p{L}\p{N}_]+/gu) || []).length;
-      document.getElementById("char-count").textContent = formatNumber(text.length);
+      var chars = Array.from(text).length;
+      document.getElementById("char-count").textContent = formatNumber(chars);
       document.getElementById("syllable-count").textContent = formatNumber(syllables);
       document.getElementById("reading-time").textContent =
         formatDuration(Math.round(syllables * 60 / spm));
-      counter.classList.toggle("over", text.length > max);
+      counter.classList.toggle("over", chars > max);
     }
     body.addEventListener("input", update);
     update();

@@ -1,0 +1,1 @@
+"""Browser journeys: the real UI in Debian's Chromium, driven through Playwright."""

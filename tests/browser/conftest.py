@@ -1,0 +1,197 @@
+"""A live Loa server on a free port and a headless Chromium to drive it.
+
+The app runs with CSRF protection on, as in production. Each test gets its own database, its
+own server and a fresh browser context (no cookies shared between tests); the Chromium process
+is shared by the whole session to keep the suite fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from flask import Flask, got_request_exception
+from werkzeug.serving import make_server
+
+from app.auth.models import Role
+from app.extensions import db
+from app.scripts import service as script_service
+from app.scripts.models import Priority
+from tests.conftest import build_test_app
+from tests.factories import make_script, make_unit, make_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MISSING_CHROMIUM = (
+    f"CHROMIUM NOT INSTALLED ({CHROMIUM}): browser journey NOT tested; apt-get install chromium"
+)
+# Fail fast: a missing element should not hold a test for Playwright's default 30 s.
+TIMEOUT_MS = 10_000
+
+# Titles of the scripts every live server starts with.
+SEARCH_HIT = "Tiêm chủng mở rộng cho trẻ dưới 1 tuổi"
+SEARCH_MISS = "Phòng chống bão số 9"
+TO_REJECT = "Thông báo lịch tạm ngừng cấp điện"
+
+_skipped_for_chromium: list[str] = []
+
+
+@dataclass
+class LiveServer:
+    """A running app: its base URL, the Flask app, and what the browser can log in as."""
+
+    url: str
+    app: Flask
+    users: dict[str, str] = field(default_factory=dict)  # fixture name -> user name
+    full_names: dict[str, str] = field(default_factory=dict)  # fixture name -> full name
+    scripts: dict[str, int] = field(default_factory=dict)  # title -> id
+    errors: list[BaseException] = field(default_factory=list)
+
+
+def _seed(server: LiveServer) -> None:
+    """Create the unit tree, one user per role in play, and a few scripts."""
+    province = make_unit("P", "Tỉnh Bình Thuận", level="Tỉnh")
+    district = make_unit("D", "Thành phố Phan Thiết", parent=province, level="Thành phố")
+    people = {
+        "writer": make_user(district, Role.WRITER, "writer"),
+        "supervisor": make_user(province, Role.SUPERVISOR, "supervisor"),
+        "newcomer": make_user(district, Role.WRITER, "newcomer", must_change_password=True),
+    }
+    writer = people["writer"]
+    hit = make_script(writer, district, title=SEARCH_HIT, campaign="Tiêm chủng mở rộng")
+    miss = make_script(
+        writer,
+        district,
+        title=SEARCH_MISS,
+        campaign="Phòng chống thiên tai",
+        body="Bà con ngư dân khẩn trương đưa tàu thuyền vào nơi neo đậu an toàn.",
+        priority=Priority.EMERGENCY,
+    )
+    reject = make_script(
+        writer,
+        district,
+        title=TO_REJECT,
+        campaign="Thông báo điện lực",
+        body="Điện lực Phan Thiết tạm ngừng cấp điện từ 7 giờ đến 11 giờ sáng Chủ nhật.",
+        priority=Priority.NORMAL,
+    )
+    script_service.submit_script(writer, reject)
+    server.users = {name: user.username for name, user in people.items()}
+    server.full_names = {name: user.full_name for name, user in people.items()}
+    server.scripts = {s.title: s.id for s in (hit, miss, reject)}
+
+
+@pytest.fixture
+def live_server(tmp_path, clock) -> Iterator[LiveServer]:
+    """Serve a freshly seeded app on 127.0.0.1 from a daemon thread; yield it, then stop it.
+
+    No app context stays pushed while the server runs: each request pushes its own, and with
+    it its own database session.
+    """
+    app = build_test_app(
+        tmp_path,
+        clock,
+        # As in production: CSRF tokens checked, session cookies Secure. Chromium treats
+        # http://127.0.0.1 as a secure context and keeps Secure cookies it sets (checked with
+        # Chromium 156), so the browser still logs in over plain HTTP.
+        WTF_CSRF_ENABLED=True,
+        SESSION_COOKIE_SECURE=True,
+        REMEMBER_COOKIE_SECURE=True,
+    )
+    server = LiveServer(url="", app=app)
+    with app.app_context():
+        _seed(server)
+        db.session.remove()
+
+    def record(sender, exception, **extra):
+        server.errors.append(exception)
+
+    got_request_exception.connect(record, app)
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    server.url = f"http://127.0.0.1:{httpd.server_port}"
+    thread = threading.Thread(target=httpd.serve_forever, name="loa-live-server", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+        got_request_exception.disconnect(record, app)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    assert not server.errors, f"the server raised while handling requests: {server.errors!r}"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the whole session."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(MISSING_CHROMIUM, pytrace=False)
+        _skipped_for_chromium.append(MISSING_CHROMIUM)
+        pytest.skip(MISSING_CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def viewport() -> dict[str, int]:
+    """The window size; override in a test module or with indirect parametrisation."""
+    return {"width": 1280, "height": 900}
+
+
+@pytest.fixture
+def page(browser, live_server, viewport):
+    """A page in a fresh browser context (own cookies) pointed at the live server.
+
+    Depending on live_server makes the browser context close before the server stops, so no
+    keep-alive connection is left hanging. JavaScript errors and Content-Security-Policy
+    violations fail the test.
+    """
+    context = browser.new_context(
+        base_url=live_server.url, viewport=viewport, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh"
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"JavaScript error: {exc}"))
+    page.on(
+        "console",
+        lambda msg: problems.append(f"console: {msg.text}")
+        if msg.type == "error" and "Content Security Policy" in msg.text
+        else None,
+    )
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not problems, problems
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Shout when the journeys were skipped because Chromium is missing."""
+    if _skipped_for_chromium:
+        print("\n" + "!" * 20 + f" {MISSING_CHROMIUM} " + "!" * 20, file=sys.stderr)

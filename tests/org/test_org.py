@@ -1,0 +1,187 @@
+"""Units as a tree of any depth, stations and their broadcast sessions."""
+
+from datetime import time
+
+import pytest
+
+from app.audit.models import AuditEvent
+from app.core.errors import ValidationError
+from app.extensions import db
+from app.org import service
+from app.org.models import BroadcastSession, Station, StationKind, Unit
+from tests.factories import make_station, make_unit
+
+
+def test_units_nest_to_any_depth_and_paths_follow(org):
+    hamlet = make_unit("KP", "Khu phố 1", parent=org.commune, level="Khu phố")
+    assert hamlet.path == f"{org.commune.path}{hamlet.id}/"
+    assert org.province.contains(hamlet)
+    assert not org.other_district.contains(hamlet)
+    assert [u.code for u in service.subtree_units(org.district)] == ["D", "C", "KP"]
+
+
+def test_moving_a_unit_moves_its_subtree(login_as, org):
+    """The 2025 reform removed districts: communes move up to the province."""
+    hamlet = make_unit("KP", "Khu phố 1", parent=org.commune)
+    response = login_as("admin").post(
+        f"/admin/units/{org.commune.id}",
+        data={
+            "code": "C",
+            "name": "Phường Phú Thủy",
+            "level": "Phường",
+            "parent_id": org.province.id,
+            "active": "y",
+        },
+    )
+    assert response.status_code == 302
+    assert org.commune.parent_id == org.province.id
+    assert org.commune.path == f"/{org.province.id}/{org.commune.id}/"
+    assert hamlet.path == f"{org.commune.path}{hamlet.id}/"
+    assert not org.district.contains(hamlet)
+
+
+def test_unit_cannot_move_into_its_own_subtree(login_as, org):
+    response = login_as("admin").post(
+        f"/admin/units/{org.district.id}",
+        data={
+            "code": "D",
+            "name": "Thành phố Phan Thiết",
+            "level": "Thành phố",
+            "parent_id": org.commune.id,
+            "active": "y",
+        },
+    )
+    assert "Lựa chọn không hợp lệ." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert org.district.parent_id == org.province.id
+
+
+def test_service_refuses_moving_a_unit_below_itself(users, org):
+    data = service.UnitInput(code="D", name="Phan Thiết", level="", parent=org.commune)
+    with pytest.raises(ValidationError, match="bên trong chính nó"):
+        service.update_unit(users["admin"], org.district, data)
+
+
+def test_unit_codes_are_unique_and_plain(login_as, org):
+    client = login_as("admin")
+    for code, message in [("D", "đã được dùng"), ("Phú Thủy", "Mã")]:
+        response = client.post(
+            "/admin/units/new", data={"code": code, "name": "Xã mới", "parent_id": org.district.id}
+        )
+        assert message in response.get_data(as_text=True)
+    assert db.session.query(Unit).count() == 4
+
+
+def test_admin_creates_unit_and_it_is_audited(login_as, org):
+    login_as("admin").post(
+        "/admin/units/new",
+        data={
+            "code": "C2",
+            "name": "Xã Tiến Lợi",
+            "level": "Xã",
+            "parent_id": org.district.id,
+            "active": "y",
+        },
+    )
+    unit = db.session.query(Unit).filter_by(code="C2").one()
+    assert unit.parent_id == org.district.id
+    event = db.session.query(AuditEvent).filter_by(action="unit.create", object_id=unit.id).one()
+    assert event.actor_name == "admin"
+    assert event.ip == "127.0.0.1"
+
+
+def test_admin_creates_station_with_sessions(login_as, org):
+    client = login_as("admin")
+    response = client.post(
+        "/admin/stations/new",
+        data={
+            "code": "ts-pty",
+            "name": "Truyền thanh phường Phú Thủy",
+            "kind": "commune_loudspeaker",
+            "unit_id": org.commune.id,
+            "active": "y",
+        },
+    )
+    station = db.session.query(Station).one()
+    assert response.headers["Location"] == f"/admin/stations/{station.id}"
+    assert (station.code, station.kind) == ("TS-PTY", StationKind.COMMUNE_LOUDSPEAKER)
+    client.post(
+        f"/admin/stations/{station.id}/sessions",
+        data={
+            "name": "Buổi sáng",
+            "start_time": "05:30",
+            "end_time": "06:15",
+            "cap_minutes": "45",
+            "weekdays": ["1", "2", "3", "4", "5"],
+        },
+    )
+    client.post(
+        f"/admin/stations/{station.id}/sessions",
+        data={
+            "name": "Buổi chiều",
+            "start_time": "17:00",
+            "end_time": "17:45",
+            "cap_minutes": "45",
+            "weekdays": ["1", "2", "3", "4", "5", "6", "7"],
+        },
+    )
+    page = client.get(f"/admin/stations/{station.id}").get_data(as_text=True)
+    assert "05:30–06:15" in page
+    assert "T2, T3, T4, T5, T6" in page
+    assert [(s.start_time, s.weekdays) for s in station.sessions] == [
+        (time(5, 30), "12345"),
+        (time(17, 0), "1234567"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"start_time": "25:00"}, "Giờ không hợp lệ (dạng HH:MM)."),
+        ({"start_time": "06:15", "end_time": "05:30"}, "Giờ kết thúc phải sau giờ bắt đầu"),
+        ({"cap_minutes": "90"}, "Thời lượng tối đa phải từ 1 đến 45 phút."),
+        ({"cap_minutes": "0"}, "Từ 1 đến 1440 phút."),
+        ({"weekdays": []}, "Chọn ít nhất một ngày trong tuần."),
+        ({"start_time": "05:00", "end_time": "05:45"}, "Trùng với buổi “Buổi sáng”"),
+        ({"name": ""}, "Bắt buộc."),
+    ],
+)
+def test_bad_session_is_refused_with_a_message(login_as, org, form, message):
+    station = make_station(org.commune)
+    service.add_session(None, station, "Buổi sáng", time(5, 30), time(6, 15), 45, "1234567")
+    data = (
+        {
+            "name": "Buổi mới",
+            "start_time": "05:30",
+            "end_time": "06:15",
+            "cap_minutes": "45",
+            "weekdays": ["1"],
+        }
+        | {"start_time": "07:00", "end_time": "07:45"}
+        | form
+    )
+    response = login_as("admin").post(f"/admin/stations/{station.id}/sessions", data=data)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert db.session.query(BroadcastSession).count() == 1
+
+
+def test_sessions_on_different_weekdays_may_share_hours(org):
+    station = make_station(org.commune)
+    service.add_session(None, station, "Ngày thường", time(5, 30), time(6, 15), 45, "12345")
+    service.add_session(None, station, "Cuối tuần", time(5, 30), time(6, 0), 15, "67")
+    assert len(station.sessions) == 2
+
+
+def test_removing_a_session_is_audited(login_as, org):
+    station = make_station(org.commune)
+    session = service.add_session(None, station, "Sáng", time(5, 30), time(6, 0), 30, "1")
+    login_as("admin").post(f"/admin/sessions/{session.id}/delete")
+    assert db.session.query(BroadcastSession).count() == 0
+    assert db.session.query(AuditEvent).filter_by(action="station.session_remove").count() == 1
+
+
+def test_station_code_must_be_unique(org):
+    make_station(org.commune, code="ST-1")
+    with pytest.raises(ValidationError, match="đã được dùng"):
+        make_station(org.district, code="st-1")
