@@ -6,8 +6,8 @@ from app import create_app
 from app.audit.models import AuditEvent
 from app.auth.models import Role, User
 from app.extensions import db
-from tests.conftest import build_test_app, login
-from tests.factories import PASSWORD, make_unit, make_user
+from tests.conftest import login
+from tests.factories import PASSWORD, make_user
 
 
 def test_login_with_valid_credentials_reaches_scripts(client, users):
@@ -148,17 +148,13 @@ def test_production_config_uses_scrypt_and_secure_cookies(tmp_path, clock, monke
     assert "PASSWORD_HASH_METHOD" not in app.config
 
 
-def test_session_cookie_carries_security_flags(tmp_path, clock):
-    app = build_test_app(tmp_path, clock, SESSION_COOKIE_SECURE=True)
-    with app.app_context():
-        make_user(make_unit("D", "Phan Thiết"), username="writer")
-        response = app.test_client().post(
-            "/login", data={"username": "writer", "password": PASSWORD}
-        )
-        cookie = response.headers.get("Set-Cookie", "")
-        assert "HttpOnly" in cookie
-        assert "Secure" in cookie
-        assert "SameSite=Lax" in cookie
+def test_session_cookie_carries_security_flags(app, client, users):
+    app.config["SESSION_COOKIE_SECURE"] = True
+    response = client.post("/login", data={"username": "writer", "password": PASSWORD})
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie
+    assert "Secure" in cookie
+    assert "SameSite=Lax" in cookie
 
 
 def test_secret_key_is_generated_once_into_instance(tmp_path, monkeypatch):
