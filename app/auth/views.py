@@ -17,7 +17,7 @@ from app.core.errors import DomainError, NotFound
 from app.core.forms import apply_errors, flash_form_errors
 from app.extensions import db, login_manager
 from app.org.models import Unit
-from app.org.service import subtree_units
+from app.org.service import unit_choices
 
 bp = Blueprint("auth", __name__)
 
@@ -128,14 +128,6 @@ def revoke_token(token_id: int):
     return redirect(url_for("auth.tokens"))
 
 
-def _unit_choices() -> list[tuple[int, str]]:
-    """Units of the admin's subtree, indented as a tree."""
-    return [
-        (u.id, "— " * (u.depth - current_user.unit.depth) + u.name)
-        for u in subtree_units(current_user.unit)
-    ]
-
-
 def _scoped_user(user_id: int) -> User:
     """A user of the admin's subtree."""
     user = db.session.get(User, user_id)
@@ -163,7 +155,7 @@ def users():
 def new_user():
     """Create a user."""
     form = UserForm()
-    form.unit_id.choices = _unit_choices()
+    form.unit_id.choices = unit_choices(current_user.unit)
     if form.validate_on_submit():
         try:
             user = service.create_user(
@@ -194,7 +186,7 @@ def edit_user(user_id: int):
     """Edit a user, reset their password, unlock them, revoke their tokens."""
     user = _scoped_user(user_id)
     form = UserForm(obj=user, role=user.role.value)
-    form.unit_id.choices = _unit_choices()
+    form.unit_id.choices = unit_choices(current_user.unit)
     del form.password
     form.username.render_kw = {"readonly": True}
     if form.validate_on_submit():

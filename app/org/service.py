@@ -20,6 +20,15 @@ def subtree_units(root: Unit) -> list[Unit]:
     return sorted(units, key=lambda u: _tree_key(u, {x.id: x for x in units}))
 
 
+def unit_choices(root: Unit, exclude: Unit | None = None) -> list[tuple[int, str]]:
+    """(id, indented name) pairs of a subtree for select boxes, leaving out a branch if asked."""
+    return [
+        (u.id, "— " * (u.depth - root.depth) + u.name)
+        for u in subtree_units(root)
+        if exclude is None or not exclude.contains(u)
+    ]
+
+
 def _tree_key(unit: Unit, by_id: dict[int, Unit]) -> list[str]:
     """Sort key that lists each unit right after its parent, siblings by name."""
     ids = [int(p) for p in unit.path.strip("/").split("/") if p]

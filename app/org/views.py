@@ -18,16 +18,6 @@ from app.org.models import BroadcastSession, Station, StationKind, Unit
 bp = Blueprint("org", __name__, url_prefix="/admin")
 
 
-def _unit_choices(exclude: Unit | None = None) -> list[tuple[int, str]]:
-    """Units of the admin's subtree as an indented list, leaving out a subtree if asked."""
-    base = current_user.unit.depth
-    return [
-        (u.id, "— " * (u.depth - base) + u.name)
-        for u in service.subtree_units(current_user.unit)
-        if exclude is None or not exclude.contains(u)
-    ]
-
-
 def _scoped(model, object_id: int, what: str):
     """Load a unit or station of the admin's subtree."""
     obj = db.session.get(model, object_id)
@@ -50,7 +40,7 @@ def units():
 def new_unit():
     """Create a unit."""
     form = UnitForm()
-    form.parent_id.choices = _unit_choices()
+    form.parent_id.choices = service.unit_choices(current_user.unit)
     if form.validate_on_submit():
         try:
             unit = service.create_unit(
@@ -84,7 +74,7 @@ def edit_unit(unit_id: int):
         # An admin's own unit stays where it is; its parent lies outside their reach.
         form.parent_id.choices = [(unit.parent_id or 0, unit.parent.name if unit.parent else "—")]
     else:
-        form.parent_id.choices = _unit_choices(exclude=unit)
+        form.parent_id.choices = service.unit_choices(current_user.unit, exclude=unit)
     if form.validate_on_submit():
         parent = db.session.get(Unit, form.parent_id.data) if form.parent_id.data else None
         try:
@@ -128,7 +118,7 @@ def stations():
 def new_station():
     """Create a station."""
     form = StationForm()
-    form.unit_id.choices = _unit_choices()
+    form.unit_id.choices = service.unit_choices(current_user.unit)
     if form.validate_on_submit():
         try:
             station = service.create_station(
@@ -158,7 +148,7 @@ def edit_station(station_id: int):
     """Edit a station and list its sessions."""
     station = _scoped(Station, station_id, "Đài")
     form = StationForm(obj=station, kind=station.kind.value)
-    form.unit_id.choices = _unit_choices()
+    form.unit_id.choices = service.unit_choices(current_user.unit)
     if form.validate_on_submit():
         try:
             service.update_station(
@@ -215,7 +205,7 @@ def add_session(station_id: int):
     else:
         flash("Buổi phát chưa thêm được: hãy sửa các ô được đánh dấu.", "error")
     form = StationForm(obj=station, kind=station.kind.value)
-    form.unit_id.choices = _unit_choices()
+    form.unit_id.choices = service.unit_choices(current_user.unit)
     return render_template(
         "org/station_form.html",
         form=form,

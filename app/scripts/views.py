@@ -12,7 +12,7 @@ from app.core.forms import apply_errors, flash_form_errors
 from app.core.text import count_syllables, reading_seconds
 from app.extensions import db
 from app.org.models import Unit
-from app.org.service import subtree_units
+from app.org.service import subtree_units, unit_choices
 from app.scripts import service
 from app.scripts.forms import ApproveForm, RejectForm, ScriptForm
 from app.scripts.models import PRIORITY_LABELS, STATUS_LABELS, Priority, ScriptStatus
@@ -90,9 +90,7 @@ def index():
 
 def _form_choices(form: ScriptForm) -> None:
     """Units of the user's subtree for the owner and target selectors."""
-    units = subtree_units(current_user.unit)
-    base = current_user.unit.depth
-    choices = [(u.id, "— " * (u.depth - base) + u.name) for u in units]
+    choices = unit_choices(current_user.unit)
     form.unit_id.choices = choices
     form.targets.choices = choices
 
