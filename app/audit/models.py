@@ -8,7 +8,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
-from app.core.models import AppendOnly
+from app.core.models import AppendOnly, protect_table
 from app.core.types import UTCDateTime
 from app.extensions import db
 
@@ -35,3 +35,6 @@ class AuditEvent(AppendOnly, db.Model):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
     actor: Mapped[User | None] = relationship()
+
+
+protect_table(AuditEvent.__table__)

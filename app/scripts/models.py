@@ -9,7 +9,7 @@ from sqlalchemy import Column, Date, ForeignKey, Index, String, Table, Text, Uni
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
-from app.core.models import AppendOnly, enum_column
+from app.core.models import AppendOnly, enum_column, protect_table
 from app.core.types import UTCDateTime
 from app.extensions import db
 from app.org.models import Unit
@@ -202,3 +202,7 @@ class ScriptReview(AppendOnly, db.Model):
     script: Mapped[Script] = relationship(back_populates="reviews")
     version: Mapped[ScriptVersion] = relationship()
     reviewer: Mapped[User] = relationship()
+
+
+protect_table(ScriptVersion.__table__)
+protect_table(ScriptReview.__table__)

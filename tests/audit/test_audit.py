@@ -1,6 +1,8 @@
 """The audit trail is append-only and visible to supervisors and admins of the subtree."""
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app.audit.models import AuditEvent
 from app.core.models import AppendOnlyViolation
@@ -77,3 +79,15 @@ def test_admin_changes_are_audited_with_address(login_as, users, org):
     assert event.actor_name == "admin"
     assert event.ip == "10.0.0.7"
     assert event.details["changed"]["unit"] == ["D", "C"]
+
+
+@pytest.mark.parametrize("table", ["audit_events", "script_versions", "script_reviews"])
+def test_database_itself_refuses_changes_to_append_only_tables(users, org, table):
+    script = make_script(users["writer"], org.district)
+    service.submit_script(users["writer"], script)
+    service.approve_script(users["supervisor"], script)
+    for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(text(statement))
+        db.session.rollback()
+    assert db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar() > 0
