@@ -62,6 +62,7 @@ SUPERVISOR = "supervisor"
 NOW = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 PER_PAGE = 20
 CHUNK = 1000
+MIN_BODY, MAX_BODY = 1500, 3000
 COMMON_QUERY = "tiem chung"
 RARE_QUERY = "ngo doc ca noc"
 
@@ -110,6 +111,15 @@ GENERAL = [
     "đời sống nhân dân trên địa bàn.",
     "Thời gian thực hiện từ ngày {ngay} đến hết ngày {ngay2}.",
     "Kết quả thực hiện sẽ được tổng hợp, báo cáo Ủy ban nhân dân cấp trên trước ngày {ngay2}.",
+    "Mặt trận Tổ quốc và Hội Liên hiệp Phụ nữ {noi} tổ chức tuyên truyền lồng ghép trong các "
+    "buổi sinh hoạt khu dân cư.",
+    "Trường học trên địa bàn phổ biến nội dung này đến học sinh và phụ huynh trong buổi chào "
+    "cờ đầu tuần.",
+    "Trưởng thôn, khu phố có trách nhiệm nắm tình hình và báo cáo kịp thời những khó khăn, "
+    "vướng mắc phát sinh.",
+    "Đề nghị các hộ kinh doanh, nhà hàng, khách sạn niêm yết thông báo này ở nơi dễ thấy.",
+    "Bản tin này sẽ được phát lại vào lúc {gio} sáng và 17 giờ chiều hằng ngày trong tuần.",
+    "Lực lượng Công an, Quân sự và các đoàn thể sẵn sàng hỗ trợ bà con khi cần thiết.",
 ]
 RARE_SENTENCE = (
     "Thời gian gần đây đã xảy ra trường hợp ngộ độc cá nóc; bà con tuyệt đối không ăn, không chế "
@@ -677,24 +687,31 @@ class Seeder:
         )
 
     def _sentence(self, topic: Topic, ctx: dict) -> str:
-        """A topic sentence most of the time, a general one otherwise."""
-        pool = topic.sentences if self.rng.random() < 0.7 else GENERAL
-        return self._fill(self.rng.choice(pool), ctx)
+        """The next sentence from a shuffled deck of the topic's and general sentences."""
+        if not ctx["deck"]:
+            ctx["deck"] = topic.sentences + GENERAL
+            self.rng.shuffle(ctx["deck"])
+        return self._fill(ctx["deck"].pop(), ctx)
+
+    @staticmethod
+    def _size(paras: list[list[str]]) -> int:
+        """Length of the body the paragraphs make."""
+        return sum(len(s) + 1 for p in paras for s in p) + 2 * len(paras)
 
     def _first_body(self, topic: Topic, ctx: dict) -> list[list[str]]:
-        """Paragraphs of sentences, about 1,500 to 3,000 characters in all."""
+        """Paragraphs of sentences, between about 1,500 and 3,000 characters in all."""
         rng = self.rng
-        target = rng.randint(1500, 3000)
+        target = rng.randint(MIN_BODY, MAX_BODY)
         paras = [[self._fill(rng.choice(OPENINGS), ctx)]]
-        size = len(paras[0][0])
-        while size < target:
+        closing = [self._fill(rng.choice(CLOSINGS), ctx)]
+        while self._size([*paras, closing]) < target:
             para = [self._sentence(topic, ctx) for _ in range(rng.randint(2, 4))]
             if ctx["rare"] and len(paras) == 1:
                 para.insert(0, RARE_SENTENCE)
+            while len(para) > 1 and self._size([*paras, para, closing]) > MAX_BODY:
+                para.pop()
             paras.append(para)
-            size += sum(len(s) + 1 for s in para) + 2
-        paras.append([self._fill(rng.choice(CLOSINGS), ctx)])
-        return paras
+        return [*paras, closing]
 
     def _edit(self, paras: list[list[str]], topic: Topic, ctx: dict) -> list[list[str]]:
         """A writer's next version: one to three sentences replaced, added or removed."""
@@ -703,11 +720,17 @@ class Seeder:
         for _ in range(rng.randint(1, 3)):
             p = rng.randrange(1, len(paras) - 1) if len(paras) > 2 else 0
             s = rng.randrange(len(paras[p]))
-            op = rng.random()
-            if paras[p][s] == RARE_SENTENCE or op < 0.5:
-                if paras[p][s] != RARE_SENTENCE:
-                    paras[p][s] = self._sentence(topic, ctx)
-            elif op < 0.8 or len(paras[p]) == 1:
+            size = self._size(paras)
+            op = rng.choice(["replace", "insert", "delete"])
+            if size > MAX_BODY - 150:
+                op = "delete"
+            elif size < MIN_BODY + 150:
+                op = "insert"
+            if paras[p][s] == RARE_SENTENCE or (op == "delete" and len(paras[p]) == 1):
+                continue
+            if op == "replace":
+                paras[p][s] = self._sentence(topic, ctx)
+            elif op == "insert":
                 paras[p].insert(s, self._sentence(topic, ctx))
             else:
                 del paras[p][s]
@@ -727,6 +750,7 @@ class Seeder:
             ctx = {
                 "noi": in_sentence(unit["name"]),
                 "rare": topic.category == "Thủy sản" and rng.random() < 0.05,
+                "deck": [],
             }
             title = self._fill(rng.choice(topic.titles), ctx)
             campaign = rng.choice(topic.campaigns) if rng.random() < 0.9 else ""
@@ -880,9 +904,11 @@ class Seeder:
 def finish_database(url: str) -> str:
     """Checkpoint (SQLite) or analyze (PostgreSQL) after seeding; return the database size."""
     if is_postgres(url):
+        tables = ", ".join(t.name for t in db.metadata.sorted_tables)
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            # Autovacuum would analyze tables this fresh within a minute; do it now.
-            conn.execute(text("ANALYZE"))
+            # Autovacuum would vacuum and analyze freshly loaded tables within minutes; a live
+            # database is in that state, so do it now rather than time a cold planner.
+            conn.execute(text(f"VACUUM (ANALYZE) {tables}"))
             size = conn.scalar(text("SELECT pg_database_size(current_database())"))
         return f"{size / 1024 / 1024:.0f} MB"
     with db.engine.connect() as conn:

@@ -51,7 +51,11 @@ def load_demo(scripts_dir: Path) -> list[tuple[str, str, str]]:
             must_change_password=True,
         )
         shown.append((username, role.label, password))
-    import_folder(scripts_dir)
+    failed = [r for r in import_folder(scripts_dir) if r.outcome == "error"]
+    if failed:
+        raise click.ClickException(
+            "Demo scripts did not import: " + "; ".join(r.message for r in failed)
+        )
     writer = db.session.scalar(select(User).where(User.role == data.USERS[2][2]))
     for key in data.SUBMITTED_KEYS:
         script = db.session.scalar(select(Script).where(Script.source_key == key))

@@ -88,6 +88,9 @@ class Script(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stable key of a script imported from scripts_vi/ (the file name without .md).
     source_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    # sha256 of the source file as last imported: an unchanged file is skipped even when the
+    # script was edited on the web since.
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     campaign: Mapped[str] = mapped_column(String(200), default="", index=True)

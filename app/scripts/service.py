@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -103,15 +104,22 @@ def clean_input(data: ScriptInput) -> ScriptInput:
     return data
 
 
-def _check_units(actor: User | None, data: ScriptInput) -> None:
-    """Owner and target units must lie in the actor's subtree."""
+def _check_units(actor: User | None, data: ScriptInput, script: Script | None = None) -> None:
+    """Owner and target units must lie in the actor's subtree.
+
+    Targets the script already has outside the actor's subtree (set by a supervisor higher
+    up) are kept as they are; only targets being added or removed are checked.
+    """
     if actor is None:
         return
     if not in_scope(actor, data.unit):
         raise ValidationError(
             "Đơn vị soạn nằm ngoài phạm vi của bạn.", {"unit": "Ngoài phạm vi đơn vị của bạn."}
         )
-    outside = [u.name for u in data.targets if not in_scope(actor, u)]
+    before = {u.id: u for u in script.targets} if script else {}
+    after = {u.id: u for u in data.targets}
+    touched = [after.get(i) or before[i] for i in set(before) ^ set(after)]
+    outside = sorted(u.name for u in touched if not in_scope(actor, u))
     if outside:
         raise ValidationError(
             "Đơn vị nhận nằm ngoài phạm vi của bạn: " + ", ".join(outside),
@@ -183,13 +191,25 @@ def _add_version(script: Script, body: str, actor: User | None, origin: str) -> 
     return version
 
 
-def _commit(conflict_message: str) -> None:
-    """Commit, turning a lost race into a Conflict with a clear message."""
+@contextmanager
+def _race_guard(conflict: Conflict | str):
+    """Run a change and commit it; a lost race anywhere inside becomes a clear Conflict.
+
+    Flushes happen before the commit (a new version needs its id), so a concurrent writer
+    can make any of them fail, not only the final commit.
+    """
     try:
+        yield
         db.session.commit()
     except (IntegrityError, StaleDataError) as exc:
         db.session.rollback()
-        raise Conflict(conflict_message) from exc
+        raise (Conflict(conflict) if isinstance(conflict, str) else conflict) from exc
+
+
+def _commit(conflict_message: str) -> None:
+    """Commit a change whose session work raises nothing before the commit."""
+    with _race_guard(conflict_message):
+        pass
 
 
 def create_script(
@@ -200,6 +220,15 @@ def create_script(
         require(actor, Permission.SCRIPT_EDIT)
     data = clean_input(data)
     _check_units(actor, data)
+    with _race_guard("Không lưu được kịch bản vì dữ liệu vừa thay đổi; hãy thử lại."):
+        script = _insert_script(actor, data, origin, source_key)
+    return script
+
+
+def _insert_script(
+    actor: User | None, data: ScriptInput, origin: str, source_key: str | None
+) -> Script:
+    """Add a new script, its first version and the audit event to the session."""
     now = clock.now()
     script = Script(
         source_key=source_key,
@@ -225,7 +254,6 @@ def create_script(
         unit_id=script.unit_id,
         details={"version": version.number, "origin": origin},
     )
-    _commit("Không lưu được kịch bản vì dữ liệu vừa thay đổi; hãy thử lại.")
     return script
 
 
@@ -240,20 +268,37 @@ def update_script(
     if actor is not None:
         require(actor, Permission.SCRIPT_EDIT)
         require_scope(actor, script.unit, "Kịch bản")
+    data = clean_input(data)
+    _check_units(actor, data, script)
+    stale = Conflict(
+        "Kịch bản vừa được người khác thay đổi trong lúc bạn sửa. Nội dung bạn nhập vẫn "
+        "còn nguyên bên dưới: hãy xem bản mới nhất rồi lưu lại.",
+        {"revision": "Đã có thay đổi mới hơn."},
+    )
+    with _race_guard(stale):
+        changed = _apply_update(actor, _lock(script), data, expected_revision, origin, stale)
+    return script, changed
+
+
+def _apply_update(
+    actor: User | None,
+    script: Script,
+    data: ScriptInput,
+    expected_revision: int | None,
+    origin: str,
+    stale: Conflict,
+) -> bool:
+    """Apply an edit to a locked, freshly read script; return whether anything changed."""
     if script.status == ScriptStatus.ARCHIVED:
         raise ValidationError("Kịch bản đã lưu trữ, không sửa được nữa.")
     if expected_revision is not None and expected_revision != script.revision:
-        raise Conflict(
-            "Kịch bản vừa được người khác thay đổi trong lúc bạn sửa. Nội dung bạn nhập vẫn "
-            "còn nguyên bên dưới: hãy xem bản mới nhất rồi lưu lại.",
-            {"revision": "Đã có thay đổi mới hơn."},
-        )
-    data = clean_input(data)
-    _check_units(actor, data)
+        raise stale
+    # Read the current text before anything is changed (a read may flush the session).
+    current_body = script.current_version.body
     changed = _apply_metadata(script, data)
-    body_changed = data.body != script.current_version.body
+    body_changed = data.body != current_body
     if not changed and not body_changed:
-        return script, False
+        return False
     old_status = script.status
     version = None
     if body_changed:
@@ -281,8 +326,7 @@ def update_script(
             "to_status": script.status.value,
         },
     )
-    _commit("Kịch bản vừa được người khác thay đổi; hãy tải lại trang và lưu lại.")
-    return script, True
+    return True
 
 
 def _lock(script: Script) -> Script:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -102,22 +103,39 @@ def import_file(path: Path) -> ImportResult:
     """Import one file: create the script, add a version, or change nothing."""
     key = path.stem
     try:
-        meta, body = parse_source(path.read_text(encoding="utf-8"), path.name)
-        data = input_from_source(meta, body, path.name)
+        raw = path.read_bytes()
+        digest = hashlib.sha256(raw).hexdigest()
         script = db.session.scalar(select(Script).where(Script.source_key == key))
+        if script is not None and script.source_sha256 == digest:
+            return ImportResult(path, "unchanged")
+        meta, body = parse_source(raw.decode("utf-8"), path.name)
+        data = input_from_source(meta, body, path.name)
         if script is None:
-            create_script(None, data, origin=f"import:{path.name}", source_key=key)
-            return ImportResult(path, "created")
-        if script.status == ScriptStatus.ARCHIVED:
+            script = create_script(None, data, origin=f"import:{path.name}", source_key=key)
+            outcome = ImportResult(path, "created")
+        elif script.status == ScriptStatus.ARCHIVED:
             return ImportResult(path, "unchanged", "đã lưu trữ, bỏ qua")
-        _, changed = update_script(None, script, data, None, origin=f"import:{path.name}")
-        if changed:
-            return ImportResult(path, "updated", f"phiên bản {script.version_number}")
-        return ImportResult(path, "unchanged")
+        else:
+            _, changed = update_script(None, script, data, None, origin=f"import:{path.name}")
+            outcome = ImportResult(
+                path,
+                "updated" if changed else "unchanged",
+                f"phiên bản {script.version_number}" if changed else "",
+            )
+        script.source_sha256 = digest
+        db.session.commit()
+        return outcome
     except DomainError as exc:
         db.session.rollback()
         detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
         return ImportResult(path, "error", exc.message + (f" ({detail})" if detail else ""))
+    except UnicodeDecodeError:
+        db.session.rollback()
+        return ImportResult(path, "error", f"{path.name}: tệp không phải UTF-8.")
+    except (ValueError, OSError) as exc:
+        # PyYAML raises ValueError for impossible dates such as 2021-02-30.
+        db.session.rollback()
+        return ImportResult(path, "error", f"{path.name}: {exc}")
 
 
 def import_folder(folder: Path) -> list[ImportResult]:

@@ -95,10 +95,18 @@ def _form_choices(form: ScriptForm) -> None:
     form.targets.choices = choices
 
 
-def _input_from_form(form: ScriptForm) -> service.ScriptInput:
+def _fixed_targets(script) -> list[Unit]:
+    """Targets outside the user's subtree: not offered in the form, kept as they are."""
+    if script is None:
+        return []
+    return [u for u in script.targets if not current_user.unit.contains(u)]
+
+
+def _input_from_form(form: ScriptForm, script=None) -> service.ScriptInput:
     """Build the service input from a validated form."""
     unit = db.session.get(Unit, form.unit_id.data)
     targets = [db.session.get(Unit, uid) for uid in form.targets.data or []]
+    targets += _fixed_targets(script)
     return service.ScriptInput(
         title=form.title.data or "",
         body=form.body.data or "",
@@ -163,7 +171,7 @@ def edit(script_id: int):
         revision = int(form.revision.data) if (form.revision.data or "").isdigit() else -1
         try:
             _, changed = service.update_script(
-                current_user, script, _input_from_form(form), revision
+                current_user, script, _input_from_form(form, script), revision
             )
         except Conflict as exc:
             db.session.rollback()
@@ -192,6 +200,7 @@ def edit(script_id: int):
         form=form,
         script=script,
         stale=stale,
+        fixed_targets=_fixed_targets(script),
         reading=_reading(form.body.data or ""),
     ), status
 

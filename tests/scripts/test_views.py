@@ -360,3 +360,18 @@ def test_unit_tree_of_any_depth_scopes_scripts(login_as, users, org):
     hamlet = make_unit("KP1", "Khu phố 1", parent=org.commune, level="Khu phố")
     make_script(users["writer"], hamlet, title="Thông báo khu phố")
     assert "Thông báo khu phố" in _titles(login_as("writer").get("/scripts").get_data(as_text=True))
+
+
+def test_editor_keeps_targets_chosen_above_the_writer(login_as, users, org):
+    script = make_script(users["supervisor"], org.district, body="Gốc.")
+    script.targets = [org.district, org.other_district]
+    db.session.commit()
+    client = login_as("writer")
+    page = client.get(f"/scripts/{script.id}/edit").get_data(as_text=True)
+    assert "Cũng nhận (do cấp trên chọn, giữ nguyên): Thị xã La Gi" in page
+    response = client.post(
+        f"/scripts/{script.id}/edit",
+        data=_form(org, body="Sửa.", targets=[org.district.id], revision=script.revision),
+    )
+    assert response.status_code == 302
+    assert sorted(u.code for u in script.targets) == ["D", "D2"]

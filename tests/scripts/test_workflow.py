@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+from sqlalchemy import text
 
 from app.audit.models import AuditEvent
 from app.core.errors import Conflict, PermissionDenied, ValidationError
@@ -284,3 +285,92 @@ def test_two_supervisors_approving_at_once_record_one_decision(app, users, org):
     assert [(r.decision, r.reviewer_id) for r in reviews] == [
         (Decision.APPROVED, users["supervisor"].id)
     ]
+
+
+def _other_connection(sql: str, **params) -> None:
+    """Write through a second connection, as another web worker would."""
+    with db.engine.begin() as conn:
+        conn.execute(text(sql), params)
+
+
+def test_edit_racing_a_commit_by_another_worker_is_a_conflict(users, org):
+    script = make_script(users["writer"], org.district, body="Gốc.")
+    seen_revision = script.revision
+    _other_connection("UPDATE scripts SET revision = revision + 1 WHERE id = :id", id=script.id)
+    data = service.ScriptInput(
+        title=script.title,
+        body="Sửa muộn.",
+        unit=org.district,
+        priority=script.priority,
+        targets=[org.district],
+    )
+    with pytest.raises(Conflict, match="vừa được người khác thay đổi"):
+        service.update_script(users["writer2"], script, data, seen_revision)
+    db.session.expire_all()
+    assert [v.body for v in script.versions] == ["Gốc."]
+
+
+def test_version_number_clash_at_flush_is_a_conflict_not_a_crash(users, org, clock):
+    script = make_script(users["writer"], org.district, body="Gốc.")
+    _other_connection(
+        "INSERT INTO script_versions (script_id, number, body, sha256, origin, created_at) "
+        "VALUES (:id, 2, 'Của người khác.', 'x', 'web', :at)",
+        id=script.id,
+        at=clock.now().replace(tzinfo=None),
+    )
+    data = service.ScriptInput(
+        title=script.title,
+        body="Của tôi.",
+        unit=org.district,
+        priority=script.priority,
+        targets=[org.district],
+    )
+    with pytest.raises(Conflict, match="vừa được người khác thay đổi"):
+        service.update_script(users["writer2"], script, data, script.revision)
+    db.session.expire_all()
+    assert db.session.get(Script, script.id).version_number == 1
+
+
+def test_race_at_flush_shows_the_editor_with_text_kept(login_as, users, org):
+    script = make_script(users["writer"], org.district, body="Gốc.")
+    client = login_as("writer2")
+    client.get(f"/scripts/{script.id}/edit")
+    revision = script.revision
+    _other_connection("UPDATE scripts SET revision = revision + 1 WHERE id = :id", id=script.id)
+    response = client.post(
+        f"/scripts/{script.id}/edit",
+        data={
+            "title": script.title,
+            "body": "Văn bản không được mất.",
+            "priority": "normal",
+            "unit_id": org.district.id,
+            "targets": [org.district.id],
+            "revision": revision,
+        },
+    )
+    assert response.status_code == 409
+    assert "Văn bản không được mất." in response.get_data(as_text=True)
+
+
+def test_target_set_by_higher_supervisor_is_kept_when_writer_edits(login_as, users, org):
+    script = make_script(users["supervisor"], org.district, body="Gốc.")
+    script.targets = [org.district, org.other_district]
+    db.session.commit()
+    data = service.ScriptInput(
+        title=script.title,
+        body="Sửa.",
+        unit=org.district,
+        priority=script.priority,
+        targets=[org.district, org.other_district],
+    )
+    service.update_script(users["writer"], script, data, script.revision)
+    assert sorted(u.code for u in script.targets) == ["D", "D2"]
+    removal = service.ScriptInput(
+        title=script.title,
+        body="Sửa.",
+        unit=org.district,
+        priority=script.priority,
+        targets=[org.district],
+    )
+    with pytest.raises(ValidationError, match="Thị xã La Gi"):
+        service.update_script(users["writer"], script, removal, script.revision)
