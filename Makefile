@@ -20,11 +20,15 @@ setup: $(STAMP)
 migrate: setup
 	$(FLASK) db upgrade
 
-# Web app on http://127.0.0.1:5000 (demo data on the first run). The scheduler process joins
-# here once it exists. Plain HTTP on loopback, so the Secure cookie flag is relaxed here only.
+# Web app on http://127.0.0.1:5000 (demo data on the first run) and the render worker beside
+# it; Ctrl-C stops both. Plain HTTP on loopback, so the Secure cookie flag is relaxed here only.
 run: migrate
 	$(FLASK) demo load --if-empty
-	SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-false} exec $(FLASK) run --host $(HOST) --port $(PORT)
+	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(FLASK) speech worker & worker=$$!; \
+	SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-false} \
+	$(FLASK) run --host $(HOST) --port $(PORT)
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -39,6 +43,7 @@ test: lint
 
 bench: setup
 	$(PY) bench/web.py
+	$(PY) bench/render.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

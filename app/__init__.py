@@ -72,11 +72,13 @@ def register_blueprints(app: Flask) -> None:
     from app.auth.views import bp as auth_bp
     from app.org.views import bp as org_bp
     from app.scripts.views import bp as scripts_bp
+    from app.speech.views import bp as speech_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(scripts_bp)
     app.register_blueprint(org_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(speech_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)
 
@@ -87,8 +89,9 @@ def register_cli(app: Flask) -> None:
     from app.demo.cli import demo_cli
     from app.org.cli import units_cli
     from app.scripts.cli import scripts_cli
+    from app.speech.cli import speech_cli
 
-    for group in (users_cli, units_cli, scripts_cli, demo_cli):
+    for group in (users_cli, units_cli, scripts_cli, speech_cli, demo_cli):
         app.cli.add_command(group)
 
 

@@ -52,6 +52,12 @@ def build_config(instance_path: Path) -> dict:
         "LOGIN_LOCK_MINUTES": int(os.environ.get("LOGIN_LOCK_MINUTES", "15")),
         "SCRIPTS_PER_PAGE": 20,
         "READING_SYLLABLES_PER_MINUTE": 160,
+        # Speech: the default engine (espeak is offline; gtts needs the Internet), ffmpeg, gTTS.
+        "SPEECH_ENGINE": os.environ.get("SPEECH_ENGINE", "espeak"),
+        "ESPEAK_MODE": os.environ.get("ESPEAK_MODE", "auto"),
+        "FFMPEG_BINARY": os.environ.get("FFMPEG_BINARY", ""),
+        "GTTS_TIMEOUT": float(os.environ.get("GTTS_TIMEOUT", "10")),
+        "GTTS_RETRIES": int(os.environ.get("GTTS_RETRIES", "3")),
         # Behind a reverse proxy (nginx), trust one hop of X-Forwarded-For for audit addresses.
         "PROXY_FIX": _env_bool("PROXY_FIX", False),
     }

@@ -4,14 +4,18 @@ from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User
 from app.org.models import BroadcastSession, Station, Unit
 from app.scripts.models import Script, ScriptReview, ScriptVersion, script_targets
+from app.speech.models import LexiconEntry, Render, SpokenOverride
 
 __all__ = [
     "ApiToken",
     "AuditEvent",
     "BroadcastSession",
+    "LexiconEntry",
+    "Render",
     "Script",
     "ScriptReview",
     "ScriptVersion",
+    "SpokenOverride",
     "Station",
     "Unit",
     "User",

@@ -44,6 +44,8 @@ def script_json(script: Script, with_body: bool = True) -> dict:
         "revision": script.revision,
         "version": script.version_number,
         "approved_version": script.approved_version.number if script.approved_version else None,
+        "submitted_render": script.submitted_render_id,
+        "approved_render": script.approved_render_id,
         "created_at": _iso(script.created_at),
         "updated_at": _iso(script.updated_at),
     }
@@ -62,6 +64,9 @@ def script_json(script: Script, with_body: bool = True) -> dict:
                 "decision": r.decision.value,
                 "reason": r.reason,
                 "reviewer": r.reviewer.username,
+                "render": r.render_id,
+                "spoken_sha256": r.spoken_sha256 or None,
+                "audio_sha256": r.audio_sha256 or None,
                 "created_at": _iso(r.created_at),
             }
             for r in script.reviews

@@ -17,6 +17,7 @@ class Permission(str, Enum):
     SCRIPT_REVIEW = "script.review"
     SCRIPT_ARCHIVE = "script.archive"
     AUDIT_VIEW = "audit.view"
+    LEXICON_EDIT = "lexicon.edit"
     ADMIN = "admin"
 
 
@@ -30,9 +31,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SCRIPT_REVIEW,
             Permission.SCRIPT_ARCHIVE,
             Permission.AUDIT_VIEW,
+            Permission.LEXICON_EDIT,
         }
     ),
-    Role.ADMIN: frozenset({Permission.SCRIPT_VIEW, Permission.AUDIT_VIEW, Permission.ADMIN}),
+    Role.ADMIN: frozenset(
+        {Permission.SCRIPT_VIEW, Permission.AUDIT_VIEW, Permission.LEXICON_EDIT, Permission.ADMIN}
+    ),
 }
 
 DENIED_MESSAGES = {
@@ -41,6 +45,7 @@ DENIED_MESSAGES = {
     Permission.SCRIPT_REVIEW: "Chỉ người duyệt mới được duyệt hoặc từ chối kịch bản.",
     Permission.SCRIPT_ARCHIVE: "Chỉ người duyệt mới được lưu trữ kịch bản.",
     Permission.AUDIT_VIEW: "Chỉ người duyệt và quản trị mới xem được nhật ký kiểm tra.",
+    Permission.LEXICON_EDIT: "Chỉ người duyệt và quản trị mới sửa được từ điển phát âm.",
     Permission.ADMIN: "Chỉ quản trị viên mới vào được trang này.",
 }
 

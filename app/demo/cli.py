@@ -25,6 +25,15 @@ from app.org.service import (
 from app.scripts.models import Script
 from app.scripts.service import submit_script
 from app.scripts.sources import import_folder
+from app.speech.models import RenderStatus
+from app.speech.service import (
+    LexiconInput,
+    RenderRequest,
+    create_lexicon_entry,
+    default_station,
+    process_next_render,
+    request_render,
+)
 
 demo_cli = AppGroup("demo", help="Demo data.")
 
@@ -36,7 +45,14 @@ def load_demo(scripts_dir: Path) -> list[tuple[str, str, str]]:
         create_unit(None, UnitInput(code=code, name=name, level=level, parent=parent))
     for code, name, kind, unit_code, weekdays in data.STATIONS:
         station = create_station(
-            None, StationInput(code=code, name=name, kind=kind, unit=unit_by_code(unit_code))
+            None,
+            StationInput(
+                code=code,
+                name=name,
+                kind=kind,
+                unit=unit_by_code(unit_code),
+                intro_text=f"{name} xin thông báo",
+            ),
         )
         for session_name, start, end, cap in data.SESSIONS:
             add_session(None, station, session_name, start, end, cap, weekdays)
@@ -56,10 +72,18 @@ def load_demo(scripts_dir: Path) -> list[tuple[str, str, str]]:
         raise click.ClickException(
             "Demo scripts did not import: " + "; ".join(r.message for r in failed)
         )
+    admin = db.session.scalar(select(User).where(User.role == data.USERS[0][2]))
+    for term, spoken, note in data.LEXICON:
+        create_lexicon_entry(admin, LexiconInput(term, spoken, note))
     writer = db.session.scalar(select(User).where(User.role == data.USERS[2][2]))
     for key in data.SUBMITTED_KEYS:
         script = db.session.scalar(select(Script).where(Script.source_key == key))
         if script is not None:
+            # Review needs finished audio; the demo renders it here, offline, before submitting.
+            request_render(writer, script, RenderRequest(station=default_station(script)))
+            render = process_next_render()
+            if render is None or render.status != RenderStatus.DONE:
+                raise click.ClickException(f"Demo audio failed: {render.error if render else ''}")
             submit_script(writer, script)
     return shown
 

@@ -121,3 +121,8 @@ USERS = [
 
 # Scripts the demo writer sends for review, so the supervisor's queue is not empty.
 SUBMITTED_KEYS = ["tiem-vac-xin-khi-den-luot", "cai-dat-so-suc-khoe-dien-tu"]
+
+# Shared lexicon entries for the codes of the seed dispatch that the built-in list lacks.
+LEXICON = [
+    ("TBTTTT", "Tiểu ban Thông tin tuyên truyền", "Công văn 855/BCĐ-TBTTTT"),
+]

@@ -1,8 +1,15 @@
 """Unit, station and broadcast-session forms."""
 
-from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    FloatField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.fields import TimeField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.core.forms import Form
@@ -38,6 +45,19 @@ class StationForm(Form):
     kind = SelectField("Loại", choices=[(k.value, v) for k, v in STATION_KIND_LABELS.items()])
     unit_id = SelectField("Thuộc đơn vị", coerce=int)
     active = BooleanField("Đang hoạt động", default=True)
+    intro_text = StringField("Câu giới thiệu trước bản tin", validators=[Length(max=300)])
+    speech_engine = SelectField("Bộ đọc mặc định", default="")
+    speech_voice = SelectField("Giọng mặc định", default="")
+    target_lufs = FloatField(
+        "Độ to mục tiêu (LUFS)",
+        default=-16.0,
+        validators=[Optional(), NumberRange(-30, -10, "Từ −30 đến −10.")],
+    )
+    true_peak_db = FloatField(
+        "Đỉnh tối đa (dBTP)",
+        default=-1.0,
+        validators=[Optional(), NumberRange(-9, 0, "Từ −9 đến 0.")],
+    )
 
 
 class SessionForm(Form):

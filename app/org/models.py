@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from enum import Enum
 
-from sqlalchemy import ForeignKey, Index, String, Time
+from sqlalchemy import JSON, ForeignKey, Index, String, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.models import enum_column
@@ -46,6 +46,9 @@ class Unit(db.Model):
     # Materialised path of ids ("/1/4/9/") so a subtree is one indexed prefix query.
     path: Mapped[str] = mapped_column(String(500), default="", index=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # Regional reading choices for the normaliser (nghìn/ngàn, linh/lẻ, tư/bốn, document codes);
+    # empty means inherit from the parent unit.
+    reading_options: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
@@ -76,6 +79,12 @@ class Station(db.Model):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    # Speech defaults for audio made for this station: the intro line, engine, voice, loudness.
+    intro_text: Mapped[str] = mapped_column(String(300), default="")
+    speech_engine: Mapped[str] = mapped_column(String(40), default="")
+    speech_voice: Mapped[str] = mapped_column(String(60), default="")
+    target_lufs: Mapped[float] = mapped_column(default=-16.0)
+    true_peak_db: Mapped[float] = mapped_column(default=-1.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     unit: Mapped[Unit] = relationship(back_populates="stations")

@@ -155,6 +155,41 @@ class StationInput:
     kind: StationKind
     unit: Unit
     active: bool = True
+    intro_text: str = ""
+    speech_engine: str = ""
+    speech_voice: str = ""
+    target_lufs: float = -16.0
+    true_peak_db: float = -1.0
+
+
+def _check_speech(data: StationInput) -> None:
+    """The station's speech defaults: a known engine and voice, sane loudness."""
+    from app.speech.engines import ENGINES, get_engine
+
+    errors: dict[str, str] = {}
+    if data.speech_engine and data.speech_engine not in ENGINES:
+        errors["speech_engine"] = "Không có bộ đọc này."
+    elif data.speech_voice:
+        engine = get_engine(data.speech_engine or "espeak")
+        if data.speech_voice not in [v.id for v in engine.voices()]:
+            errors["speech_voice"] = f"Bộ đọc {engine.label} không có giọng này."
+    if not -30 <= data.target_lufs <= -10:
+        errors["target_lufs"] = "Từ −30 đến −10 LUFS."
+    if not -9 <= data.true_peak_db <= 0:
+        errors["true_peak_db"] = "Từ −9 đến 0 dBTP."
+    if len(data.intro_text) > 300:
+        errors["intro_text"] = "Tối đa 300 ký tự."
+    if errors:
+        raise ValidationError("Thiết lập âm thanh của đài chưa hợp lệ.", errors)
+
+
+def _apply_speech(station: Station, data: StationInput) -> None:
+    """Copy the speech defaults onto the station."""
+    station.intro_text = " ".join(data.intro_text.split())
+    station.speech_engine = data.speech_engine
+    station.speech_voice = data.speech_voice
+    station.target_lufs = data.target_lufs
+    station.true_peak_db = data.true_peak_db
 
 
 def create_station(actor, data: StationInput) -> Station:
@@ -164,6 +199,7 @@ def create_station(actor, data: StationInput) -> Station:
     code = _check_code(Station, data.code, None)
     if not data.name.strip():
         raise ValidationError("Hãy nhập tên đài.", {"name": "Bắt buộc."})
+    _check_speech(data)
     station = Station(
         code=code,
         name=data.name.strip(),
@@ -172,6 +208,7 @@ def create_station(actor, data: StationInput) -> Station:
         active=data.active,
         created_at=clock.now(),
     )
+    _apply_speech(station, data)
     db.session.add(station)
     db.session.flush()
     record_event(
@@ -193,11 +230,13 @@ def update_station(actor, station: Station, data: StationInput) -> Station:
     code = _check_code(Station, data.code, station.id)
     if not data.name.strip():
         raise ValidationError("Hãy nhập tên đài.", {"name": "Bắt buộc."})
+    _check_speech(data)
     station.code = code
     station.name = data.name.strip()
     station.kind = data.kind
     station.unit = data.unit
     station.active = data.active
+    _apply_speech(station, data)
     record_event(
         "station.update",
         "station",

@@ -14,6 +14,8 @@ from app.extensions import db
 from app.org import service
 from app.org.forms import WEEKDAYS, SessionForm, StationForm, UnitForm
 from app.org.models import BroadcastSession, Station, StationKind, Unit
+from app.speech.engines import engine_choices
+from app.speech.views import voice_choices
 
 bp = Blueprint("org", __name__, url_prefix="/admin")
 
@@ -113,12 +115,30 @@ def stations():
     return render_template("org/stations.html", stations=rows)
 
 
+def _station_choices(form: StationForm) -> None:
+    """Fill the select boxes of the station form."""
+    form.unit_id.choices = service.unit_choices(current_user.unit)
+    form.speech_engine.choices = [("", "Theo cấu hình chung"), *engine_choices()]
+    form.speech_voice.choices = [("", "Giọng mặc định của bộ đọc"), *voice_choices()]
+
+
+def _speech_fields(form: StationForm) -> dict:
+    """The station's speech defaults from the form."""
+    return {
+        "intro_text": form.intro_text.data or "",
+        "speech_engine": form.speech_engine.data or "",
+        "speech_voice": form.speech_voice.data or "",
+        "target_lufs": -16.0 if form.target_lufs.data is None else form.target_lufs.data,
+        "true_peak_db": -1.0 if form.true_peak_db.data is None else form.true_peak_db.data,
+    }
+
+
 @bp.route("/stations/new", methods=["GET", "POST"])
 @permission_required(Permission.ADMIN)
 def new_station():
     """Create a station."""
     form = StationForm()
-    form.unit_id.choices = service.unit_choices(current_user.unit)
+    _station_choices(form)
     if form.validate_on_submit():
         try:
             station = service.create_station(
@@ -129,6 +149,7 @@ def new_station():
                     kind=StationKind(form.kind.data),
                     unit=db.session.get(Unit, form.unit_id.data),
                     active=form.active.data,
+                    **_speech_fields(form),
                 ),
             )
         except DomainError as exc:
@@ -148,7 +169,7 @@ def edit_station(station_id: int):
     """Edit a station and list its sessions."""
     station = _scoped(Station, station_id, "Đài")
     form = StationForm(obj=station, kind=station.kind.value)
-    form.unit_id.choices = service.unit_choices(current_user.unit)
+    _station_choices(form)
     if form.validate_on_submit():
         try:
             service.update_station(
@@ -160,6 +181,7 @@ def edit_station(station_id: int):
                     kind=StationKind(form.kind.data),
                     unit=db.session.get(Unit, form.unit_id.data),
                     active=form.active.data,
+                    **_speech_fields(form),
                 ),
             )
         except DomainError as exc:
@@ -205,7 +227,7 @@ def add_session(station_id: int):
     else:
         flash("Buổi phát chưa thêm được: hãy sửa các ô được đánh dấu.", "error")
     form = StationForm(obj=station, kind=station.kind.value)
-    form.unit_id.choices = service.unit_choices(current_user.unit)
+    _station_choices(form)
     return render_template(
         "org/station_form.html",
         form=form,

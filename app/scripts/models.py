@@ -5,14 +5,25 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import Enum
 
-from sqlalchemy import Column, Date, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
 from app.core.models import AppendOnly, enum_column, protect_table
 from app.core.types import UTCDateTime
-from app.extensions import db
+from app.extensions import db, migrate
 from app.org.models import Unit
+from app.speech.models import Render
 
 MAX_BODY_CHARS = 20_000
 
@@ -109,6 +120,13 @@ class Script(db.Model):
     approved_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("script_versions.id", use_alter=True, name="fk_scripts_approved_version")
     )
+    # The finished render sent for review, and the one a supervisor approved: the audio that airs.
+    submitted_render_id: Mapped[int | None] = mapped_column(
+        ForeignKey("renders.id", use_alter=True, name="fk_scripts_submitted_render")
+    )
+    approved_render_id: Mapped[int | None] = mapped_column(
+        ForeignKey("renders.id", use_alter=True, name="fk_scripts_approved_render")
+    )
     # Optimistic lock: every UPDATE bumps it; an edit must name the revision it started from.
     revision: Mapped[int] = mapped_column(default=1)
     version_number: Mapped[int] = mapped_column(default=0)
@@ -131,6 +149,12 @@ class Script(db.Model):
     )
     approved_version: Mapped[ScriptVersion | None] = relationship(
         foreign_keys=[approved_version_id], viewonly=True
+    )
+    submitted_render: Mapped[Render | None] = relationship(
+        foreign_keys=[submitted_render_id], viewonly=True
+    )
+    approved_render: Mapped[Render | None] = relationship(
+        foreign_keys=[approved_render_id], viewonly=True
     )
     versions: Mapped[list[ScriptVersion]] = relationship(
         back_populates="script",
@@ -199,13 +223,107 @@ class ScriptReview(AppendOnly, db.Model):
     submission_seq: Mapped[int]
     decision: Mapped[Decision] = mapped_column(enum_column(Decision))
     reason: Mapped[str] = mapped_column(Text, default="")
+    # What the supervisor heard: the render, its spoken text and its audio, bound by hash.
+    render_id: Mapped[int | None] = mapped_column(ForeignKey("renders.id"))
+    spoken_sha256: Mapped[str] = mapped_column(String(64), default="")
+    audio_sha256: Mapped[str] = mapped_column(String(64), default="")
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     script: Mapped[Script] = relationship(back_populates="reviews")
     version: Mapped[ScriptVersion] = relationship()
+    render: Mapped[Render | None] = relationship()
     reviewer: Mapped[User] = relationship()
 
 
 protect_table(ScriptVersion.__table__)
 protect_table(ScriptReview.__table__)
+
+
+# Substring search over Script.search_text, kept by the database itself so that every writer
+# (the service, imports, bulk loads) keeps it in step. SQLite: an FTS5 table with the trigram
+# tokenizer over the column (external content, so the text is not stored twice), filled by
+# triggers. PostgreSQL: a pg_trgm GIN index, which LIKE '%term%' uses directly.
+SEARCH_TABLE = "scripts_search"
+SEARCH_INDEX = "ix_scripts_search_trgm"
+# The trigram tokenizer indexes three characters at a time: shorter terms cannot use it.
+SEARCH_MIN_CHARS = 3
+
+
+def search_index_ddl(dialect: str) -> list[str]:
+    """SQL that creates the search index of the scripts table (after the table exists)."""
+    if dialect == "sqlite":
+        remove = (
+            f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}, rowid, search_text) "
+            "VALUES ('delete', old.id, old.search_text);"
+        )
+        add = f"INSERT INTO {SEARCH_TABLE}(rowid, search_text) VALUES (new.id, new.search_text);"
+        return [
+            f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(search_text, content='scripts', "
+            "content_rowid='id', tokenize='trigram case_sensitive 1')",
+            f"CREATE TRIGGER {SEARCH_TABLE}_insert AFTER INSERT ON scripts BEGIN {add} END",
+            f"CREATE TRIGGER {SEARCH_TABLE}_delete AFTER DELETE ON scripts BEGIN {remove} END",
+            f"CREATE TRIGGER {SEARCH_TABLE}_update AFTER UPDATE OF id, search_text ON scripts "
+            f"BEGIN {remove} {add} END",
+        ]
+    if dialect == "postgresql":
+        return [
+            # pg_trgm is a trusted extension (PostgreSQL 13+): the database owner may create it.
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+            f"CREATE INDEX {SEARCH_INDEX} ON scripts USING gin (search_text gin_trgm_ops)",
+        ]
+    return []
+
+
+def drop_search_index_ddl(dialect: str) -> list[str]:
+    """SQL that removes the search index (the extension stays: others may use it)."""
+    if dialect == "sqlite":
+        return [
+            *(
+                f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_{op}"
+                for op in ("insert", "delete", "update")
+            ),
+            f"DROP TABLE IF EXISTS {SEARCH_TABLE}",
+        ]
+    if dialect == "postgresql":
+        return [f"DROP INDEX IF EXISTS {SEARCH_INDEX}"]
+    return []
+
+
+@event.listens_for(Script.__table__, "after_create")
+def _create_search_index(target, connection, **kw) -> None:
+    """Create the search index whenever the table is created outside migrations."""
+    for statement in search_index_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)
+
+
+@event.listens_for(Script.__table__, "before_drop")
+def _drop_search_index(target, connection, **kw) -> None:
+    """Drop the FTS table with the scripts table, so that create_all can make it again."""
+    for statement in drop_search_index_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)
+
+
+def _is_search_index(name: str | None, type_: str) -> bool:
+    """Whether a database object is part of the hand-made search index."""
+    if type_ == "table":
+        return name == SEARCH_TABLE or (name or "").startswith(f"{SEARCH_TABLE}_")
+    return type_ == "index" and name == SEARCH_INDEX
+
+
+def _chain_include_name(previous):
+    """An Alembic include_name hook that hides the search index from autogenerate."""
+
+    def include_name(name, type_, parent_names) -> bool:
+        if _is_search_index(name, type_):
+            return False
+        return previous(name, type_, parent_names) if previous else True
+
+    return include_name
+
+
+# The FTS5 table (and its shadow tables) and the GIN index are not part of the metadata;
+# without this, `flask db migrate` would propose to drop them.
+migrate.alembic_ctx_kwargs["include_name"] = _chain_include_name(
+    migrate.alembic_ctx_kwargs.get("include_name")
+)

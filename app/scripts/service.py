@@ -31,6 +31,7 @@ from app.scripts.models import (
     ScriptStatus,
     ScriptVersion,
 )
+from app.speech import service as speech
 
 EDITABLE = {
     ScriptStatus.DRAFT,
@@ -351,8 +352,10 @@ def submit_script(actor: User, script: Script) -> Script:
             f"Chỉ gửi duyệt được bản nháp hoặc bản bị từ chối; kịch bản đang ở trạng thái "
             f"“{script.status.label}”."
         )
+    render = speech.render_for_submission(script)
     now = clock.now()
     script.status = ScriptStatus.SUBMITTED
+    script.submitted_render_id = render.id
     script.submission_seq += 1
     script.submitted_at = now
     script.submitted_by_id = actor.id
@@ -364,7 +367,12 @@ def submit_script(actor: User, script: Script) -> Script:
         f"Gửi duyệt “{script.title}” phiên bản {script.version_number}",
         actor=actor,
         unit_id=script.unit_id,
-        details={"version": script.version_number},
+        details={
+            "version": script.version_number,
+            "render": render.id,
+            "spoken_sha256": render.spoken_sha256,
+            "audio_sha256": render.audio_sha256,
+        },
     )
     _commit("Kịch bản vừa thay đổi trong lúc gửi duyệt; hãy tải lại trang.")
     return script
@@ -392,10 +400,24 @@ def _check_reviewable(actor: User, script: Script, expected_version_id: int | No
     return script
 
 
+def _reviewed_render(script: Script):
+    """The submitted render, checked to be of the current version and unchanged on disk."""
+    render = script.submitted_render
+    if render is None or render.version_id != script.current_version_id:
+        raise Conflict("Bản âm thanh gửi duyệt không còn khớp phiên bản hiện tại.")
+    if not speech.verify_audio(render):
+        raise Conflict(
+            "Tệp âm thanh gửi duyệt đã bị thay đổi hoặc mất trên máy chủ; không thể duyệt. "
+            "Hãy từ chối để người soạn tạo lại âm thanh."
+        )
+    return render
+
+
 def approve_script(actor: User, script: Script, expected_version_id: int | None = None) -> Script:
     """Approve exactly the current version of a submitted script."""
     script = _check_reviewable(actor, script, expected_version_id)
     version = script.current_version
+    render = _reviewed_render(script)
     now = clock.now()
     db.session.add(
         ScriptReview(
@@ -403,12 +425,16 @@ def approve_script(actor: User, script: Script, expected_version_id: int | None 
             version_id=version.id,
             submission_seq=script.submission_seq,
             decision=Decision.APPROVED,
+            render_id=render.id,
+            spoken_sha256=render.spoken_sha256,
+            audio_sha256=render.audio_sha256,
             reviewer_id=actor.id,
             created_at=now,
         )
     )
     script.status = ScriptStatus.APPROVED
     script.approved_version_id = version.id
+    script.approved_render_id = render.id
     script.updated_at = now
     record_event(
         "script.approve",
@@ -417,7 +443,13 @@ def approve_script(actor: User, script: Script, expected_version_id: int | None 
         f"Duyệt “{script.title}” phiên bản {version.number}",
         actor=actor,
         unit_id=script.unit_id,
-        details={"version": version.number, "sha256": version.sha256},
+        details={
+            "version": version.number,
+            "sha256": version.sha256,
+            "render": render.id,
+            "spoken_sha256": render.spoken_sha256,
+            "audio_sha256": render.audio_sha256,
+        },
     )
     _commit("Kịch bản vừa được người khác xét duyệt; quyết định của bạn không được ghi.")
     return script
@@ -445,6 +477,9 @@ def reject_script(
             submission_seq=script.submission_seq,
             decision=Decision.REJECTED,
             reason=reason,
+            render_id=script.submitted_render_id,
+            spoken_sha256=script.submitted_render.spoken_sha256 if script.submitted_render else "",
+            audio_sha256=script.submitted_render.audio_sha256 if script.submitted_render else "",
             reviewer_id=actor.id,
             created_at=now,
         )

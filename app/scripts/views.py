@@ -16,6 +16,7 @@ from app.org.service import subtree_units, unit_choices
 from app.scripts import service
 from app.scripts.forms import ApproveForm, RejectForm, ScriptForm
 from app.scripts.models import PRIORITY_LABELS, STATUS_LABELS, Priority, ScriptStatus
+from app.speech.views import panel_context
 
 bp = Blueprint("scripts", __name__)
 
@@ -216,6 +217,7 @@ def show(script_id: int):
         script=script,
         version=version,
         reading=_reading(version.body),
+        speech=panel_context(script),
         approve_form=ApproveForm(formdata=None, version_id=version.id),
         reject_form=RejectForm(formdata=None, version_id=version.id),
     )

@@ -4,9 +4,9 @@ import pytest
 
 from app.auth.service import create_token
 from app.extensions import db
-from app.scripts import service
 from app.scripts.models import Script, ScriptStatus, ScriptVersion
-from tests.factories import make_script
+from app.speech import service as speech
+from tests.factories import make_script, submit
 
 
 @pytest.fixture
@@ -67,11 +67,21 @@ def test_full_workflow_through_the_api(api):
     ).get_json()
     assert updated["version"] == 2
     assert updated["title"] == NEW["title"]
+    refused = writer.post(f"/api/v1/scripts/{sid}/submit")
+    assert_error(refused, 422, "validation_failed", "render")
+    started = writer.post(f"/api/v1/scripts/{sid}/renders", json={"voice": "vi-vn-x-central"})
+    assert started.status_code == 202
+    render_id = started.get_json()["id"]
+    speech.process_next_render()
+    render = writer.get(f"/api/v1/renders/{render_id}").get_json()
+    assert (render["status"], render["voice"]) == ("done", "vi-vn-x-central")
     assert writer.post(f"/api/v1/scripts/{sid}/submit").get_json()["status"] == "submitted"
     approved = supervisor.post(f"/api/v1/scripts/{sid}/approve", json={"version": 2}).get_json()
     assert approved["status"] == "approved"
     assert approved["approved_version"] == 2
+    assert approved["approved_render"] == render_id
     assert approved["reviews"][0]["reviewer"] == "supervisor"
+    assert approved["reviews"][0]["audio_sha256"] == render["sha256"]
     listed = writer.get("/api/v1/scripts?q=quy vac xin&status=approved").get_json()
     assert [s["id"] for s in listed["items"]] == [sid]
     assert listed["total"] == 1
@@ -79,7 +89,7 @@ def test_full_workflow_through_the_api(api):
 
 def test_reject_through_the_api_needs_reason(api, users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     supervisor = api("supervisor")
     assert_error(
         supervisor.post(f"/api/v1/scripts/{script.id}/reject", json={}),
@@ -138,7 +148,7 @@ def test_update_needs_current_revision(api, users, org):
 
 def test_approving_twice_through_the_api_is_a_conflict(api, users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     api("supervisor").post(f"/api/v1/scripts/{script.id}/approve")
     again = api("supervisor2").post(f"/api/v1/scripts/{script.id}/approve")
     assert_error(again, 409, "conflict")
@@ -147,7 +157,7 @@ def test_approving_twice_through_the_api_is_a_conflict(api, users, org):
 
 def test_approving_own_version_through_the_api_is_forbidden(api, users, org):
     script = make_script(users["supervisor2"], org.district)
-    service.submit_script(users["supervisor2"], script)
+    submit(users["supervisor2"], script)
     assert_error(api("supervisor2").post(f"/api/v1/scripts/{script.id}/approve"), 403, "forbidden")
     assert script.status == ScriptStatus.SUBMITTED
 

@@ -9,7 +9,7 @@ from app.core.models import AppendOnlyViolation
 from app.extensions import db
 from app.scripts import service
 from app.scripts.models import ScriptReview, ScriptVersion
-from tests.factories import make_script
+from tests.factories import make_script, submit
 
 
 def test_audit_events_cannot_be_changed_or_deleted(users, org):
@@ -27,7 +27,7 @@ def test_audit_events_cannot_be_changed_or_deleted(users, org):
 
 def test_versions_and_reviews_are_append_only(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     service.approve_script(users["supervisor"], script)
     db.session.query(ScriptVersion).one().body = "đổi nội dung đã duyệt"
     with pytest.raises(AppendOnlyViolation):
@@ -51,7 +51,7 @@ def test_supervisor_sees_audit_of_subtree_only(login_as, users, org):
 def test_audit_filters_by_user_action_and_object(login_as, users, org):
     first = make_script(users["writer"], org.district, title="Bài một")
     make_script(users["writer2"], org.district, title="Bài hai")
-    service.submit_script(users["writer"], first)
+    submit(users["writer"], first)
     client = login_as("supervisor")
 
     def summaries(query):
@@ -84,7 +84,7 @@ def test_admin_changes_are_audited_with_address(login_as, users, org):
 @pytest.mark.parametrize("table", ["audit_events", "script_versions", "script_reviews"])
 def test_database_itself_refuses_changes_to_append_only_tables(users, org, table):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     service.approve_script(users["supervisor"], script)
     for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}"):
         with pytest.raises(DBAPIError, match="append-only"):

@@ -4,8 +4,7 @@ import pytest
 
 from app.auth.permissions import DENIED_MESSAGES
 from app.auth.service import create_token
-from app.scripts import service
-from tests.factories import make_script
+from tests.factories import make_script, submit
 
 ROLES = ["writer", "operator", "supervisor", "admin"]
 EDITORS = {"writer", "supervisor"}
@@ -50,7 +49,7 @@ API = [
 def submitted(users, org):
     """A submitted script of the district, written by a writer nobody logs in as here."""
     script = make_script(users["writer2"], org.district)
-    service.submit_script(users["writer2"], script)
+    submit(users["writer2"], script)
     return script
 
 

@@ -20,10 +20,10 @@ from werkzeug.serving import make_server
 
 from app.auth.models import Role
 from app.extensions import db
-from app.scripts import service as script_service
 from app.scripts.models import Priority
+from app.speech import service as speech_service
 from tests.conftest import build_test_app
-from tests.factories import make_script, make_unit, make_user
+from tests.factories import make_script, make_station, make_unit, make_user, submit
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -65,6 +65,9 @@ def _seed(server: LiveServer) -> None:
     """Create the unit tree, one user per role in play, and a few scripts."""
     province = make_unit("P", "Tỉnh Bình Thuận", level="Tỉnh")
     district = make_unit("D", "Thành phố Phan Thiết", parent=province, level="Thành phố")
+    station = make_station(district, "PTH-RADIO", "Đài Truyền thanh thành phố Phan Thiết")
+    station.intro_text = "Đài Truyền thanh thành phố Phan Thiết xin thông báo"
+    db.session.commit()
     people = {
         "writer": make_user(district, Role.WRITER, "writer"),
         "supervisor": make_user(province, Role.SUPERVISOR, "supervisor"),
@@ -88,10 +91,24 @@ def _seed(server: LiveServer) -> None:
         body="Điện lực Phan Thiết tạm ngừng cấp điện từ 7 giờ đến 11 giờ sáng Chủ nhật.",
         priority=Priority.NORMAL,
     )
-    script_service.submit_script(writer, reject)
+    submit(writer, reject)
     server.users = {name: user.username for name, user in people.items()}
     server.full_names = {name: user.full_name for name, user in people.items()}
     server.scripts = {s.title: s.id for s in (hit, miss, reject)}
+
+
+def _render_worker(app: Flask, stop: threading.Event, server: LiveServer) -> None:
+    """Run queued renders as `flask speech worker` does, until the server stops."""
+    while not stop.is_set():
+        try:
+            with app.app_context():
+                render = speech_service.process_next_render()
+                db.session.remove()
+        except Exception as exc:  # reported by the fixture, like a request error
+            server.errors.append(exc)
+            return
+        if render is None:
+            stop.wait(0.05)
 
 
 @pytest.fixture
@@ -124,9 +141,16 @@ def live_server(tmp_path, clock) -> Iterator[LiveServer]:
     server.url = f"http://127.0.0.1:{httpd.server_port}"
     thread = threading.Thread(target=httpd.serve_forever, name="loa-live-server", daemon=True)
     thread.start()
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=_render_worker, args=(app, stop, server), name="loa-render-worker", daemon=True
+    )
+    worker.start()
     try:
         yield server
     finally:
+        stop.set()
+        worker.join(timeout=60)
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=10)

@@ -90,11 +90,15 @@ def test_writer_drafts_and_supervisor_approves_with_audit_trail(page: Page, live
     script_url = page.url
     expect(page.get_by_role("heading", level=1)).to_have_text(title)
     expect(status_badge(page)).to_have_text("Bản nháp")
-    expect(page.locator(".script-body")).to_have_text(body)
+    expect(page.locator(".script-body").first).to_have_text(body)
     expect(page.get_by_text(f"{thousands(len(body))} ký tự")).to_be_visible()
     expect(page.locator("dl.meta")).to_contain_text("Phòng chống sốt xuất huyết 2026")
     expect(page.locator("dl.meta .prio-priority")).to_have_text("ưu tiên")
 
+    # Review needs audio: render it, wait for the player, then submit.
+    page.get_by_role("button", name="Tạo âm thanh").click()
+    expect(flash(page, "Đã xếp hàng tạo âm thanh")).to_be_visible()
+    expect(page.locator("#audio audio")).to_have_count(1, timeout=60_000)
     page.get_by_role("button", name="Gửi duyệt").click()
     expect(flash(page, "Đã gửi duyệt phiên bản 1.")).to_be_visible()
     expect(status_badge(page)).to_have_text("Chờ duyệt")
@@ -109,7 +113,8 @@ def test_writer_drafts_and_supervisor_approves_with_audit_trail(page: Page, live
     expect(page.get_by_role("heading", name="Kịch bản chờ duyệt")).to_be_visible()
     page.get_by_role("row").filter(has_text=title).get_by_role("link", name="Xét duyệt").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Xét duyệt: {title}")
-    expect(page.locator(".script-body")).to_have_text(body)
+    expect(page.locator(".script-body").first).to_have_text(body)
+    expect(page.locator("#audio audio")).to_have_count(1)
     page.screenshot(path="/tmp/loa-review-desktop.png", full_page=True)
     page.get_by_role("button", name="Duyệt phiên bản 1").click()
     expect(flash(page, "Đã duyệt phiên bản 1.")).to_be_visible()
@@ -122,11 +127,12 @@ def test_writer_drafts_and_supervisor_approves_with_audit_trail(page: Page, live
     page.locator("nav.nav").get_by_role("link", name="Nhật ký kiểm tra").click()
     expect(page.get_by_role("heading", name="Nhật ký kiểm tra")).to_be_visible()
     rows = page.locator("#audit-table tbody tr").filter(has_text=title)
-    expect(rows).to_have_count(3)
+    expect(rows).to_have_count(4)
     cells = rows.evaluate_all("rows => rows.map(r => Array.from(r.cells, c => c.innerText.trim()))")
     assert [(c[1], c[2]) for c in cells] == [
         (live_server.users["supervisor"], "script.approve"),
         (live_server.users["writer"], "script.submit"),
+        (live_server.users["writer"], "render.request"),
         (live_server.users["writer"], "script.create"),
     ]
     assert {c[4] for c in cells} == {"127.0.0.1"}
@@ -219,7 +225,7 @@ def test_script_list_accent_insensitive_search_on_phone(page: Page, live_server:
 
     # Searching without diacritics finds the accented title.
     rows = page.locator(".scripts-table tbody tr")
-    expect(rows).to_have_count(3)
+    expect(rows).to_have_count(4)
     page.get_by_role("searchbox", name="Tìm kiếm").fill("tiem chung")
     page.get_by_role("button", name="Lọc").click()
     expect(page).to_have_url(re.compile(r"[?&]q=tiem\+chung"))
@@ -250,7 +256,8 @@ def test_html_in_body_is_shown_escaped(page: Page, live_server: LiveServer):
     expect(flash(page, "Đã lưu bản nháp")).to_be_visible()
 
     expect(page.get_by_role("heading", level=1)).to_have_text(title)
-    expect(page.locator(".script-body")).to_have_text(body)
+    expect(page.locator(".script-body").first).to_have_text(body)
+    expect(page.locator(".spoken-text")).to_contain_text("<script>")
     expect(page.locator(".script-body b, .script-body script, h1 i")).to_have_count(0)
     assert page.evaluate("typeof window.__pwned") == "undefined"
 

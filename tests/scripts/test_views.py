@@ -7,7 +7,7 @@ import pytest
 from app.extensions import db
 from app.scripts import service
 from app.scripts.models import Priority, Script, ScriptStatus, ScriptVersion
-from tests.factories import make_script, make_unit
+from tests.factories import make_script, make_unit, submit
 
 
 def _form(org, **overrides):
@@ -161,7 +161,7 @@ def test_writer_cannot_target_units_outside_their_subtree(login_as, org):
 
 def test_approving_own_version_through_the_page_is_refused(login_as, users, org):
     script = make_script(users["supervisor2"], org.district)
-    service.submit_script(users["supervisor2"], script)
+    submit(users["supervisor2"], script)
     client = login_as("supervisor2")
     review_page = client.get(f"/scripts/{script.id}/review").get_data(as_text=True)
     assert "không thể tự duyệt" in review_page
@@ -176,7 +176,7 @@ def test_approving_own_version_through_the_page_is_refused(login_as, users, org)
 
 def test_approving_twice_through_the_page_says_so(login_as, users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     client = login_as("supervisor")
     data = {"version_id": script.current_version_id}
     client.post(f"/scripts/{script.id}/approve", data=data)
@@ -187,7 +187,7 @@ def test_approving_twice_through_the_page_says_so(login_as, users, org):
 
 def test_rejecting_without_reason_shows_the_field_error(login_as, users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     response = login_as("supervisor").post(
         f"/scripts/{script.id}/reject", data={"reason": " ", "version_id": ""}
     )
@@ -198,7 +198,7 @@ def test_rejecting_without_reason_shows_the_field_error(login_as, users, org):
 
 def test_writer_sees_rejection_reason(login_as, users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     login_as("supervisor").post(
         f"/scripts/{script.id}/reject", data={"reason": "Ghi rõ giờ tiêm tại trạm y tế."}
     )
@@ -209,7 +209,7 @@ def test_writer_sees_rejection_reason(login_as, users, org):
 
 def test_review_page_shows_changes_since_last_approval(login_as, users, org):
     script = make_script(users["writer"], org.district, body="Tiêm tại trạm y tế.")
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     service.approve_script(users["supervisor"], script)
     data = service.ScriptInput(
         title=script.title,
@@ -220,7 +220,7 @@ def test_review_page_shows_changes_since_last_approval(login_as, users, org):
         targets=[org.district],
     )
     service.update_script(users["writer"], script, data, script.revision)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     page = login_as("supervisor").get(f"/scripts/{script.id}/review").get_data(as_text=True)
     assert "Thay đổi so với bản đã duyệt (phiên bản 1)" in page
     assert "<del>trạm y tế.</del>" in page
@@ -288,7 +288,7 @@ def test_list_filters_by_status_campaign_unit_and_priority(login_as, users, org)
     make_script(
         users["writer"], org.district, title="C", campaign="Đợt 6", priority=Priority.EMERGENCY
     )
-    service.submit_script(users["writer"], a)
+    submit(users["writer"], a)
     client = login_as("supervisor")
 
     def titles(query):

@@ -10,7 +10,7 @@ from app.core.errors import Conflict, PermissionDenied, ValidationError
 from app.extensions import db
 from app.scripts import service
 from app.scripts.models import Decision, Script, ScriptReview, ScriptStatus
-from tests.factories import make_script
+from tests.factories import make_script, submit
 
 
 def _edit(script, actor, **changes):
@@ -65,7 +65,7 @@ def test_saving_unchanged_script_changes_nothing(users, org):
 
 def test_supervisor_approves_submitted_version(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     assert script.status == ScriptStatus.SUBMITTED
     service.approve_script(users["supervisor"], script, script.current_version_id)
     assert script.status == ScriptStatus.APPROVED
@@ -76,14 +76,14 @@ def test_supervisor_approves_submitted_version(users, org):
 
 def test_supervisor_of_the_unit_itself_may_approve(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     service.approve_script(users["supervisor2"], script)
     assert script.status == ScriptStatus.APPROVED
 
 
 def test_supervisor_of_another_branch_cannot_approve(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     with pytest.raises(Exception, match="ngoài phạm vi"):
         service.approve_script(users["outside_supervisor"], script)
     assert script.status == ScriptStatus.SUBMITTED
@@ -91,14 +91,14 @@ def test_supervisor_of_another_branch_cannot_approve(users, org):
 
 def test_supervisor_of_a_lower_unit_cannot_approve_province_script(users, org):
     script = make_script(users["supervisor"], org.province)
-    service.submit_script(users["supervisor"], script)
+    submit(users["supervisor"], script)
     with pytest.raises(Exception, match="ngoài phạm vi"):
         service.approve_script(users["supervisor2"], script)
 
 
 def test_writer_cannot_approve(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     with pytest.raises(PermissionDenied):
         service.approve_script(users["writer2"], script)
     assert script.status == ScriptStatus.SUBMITTED
@@ -106,7 +106,7 @@ def test_writer_cannot_approve(users, org):
 
 def test_supervisor_cannot_approve_own_version(users, org):
     script = make_script(users["supervisor2"], org.district)
-    service.submit_script(users["supervisor2"], script)
+    submit(users["supervisor2"], script)
     with pytest.raises(PermissionDenied, match="chính mình"):
         service.approve_script(users["supervisor2"], script)
     db.session.rollback()
@@ -117,14 +117,14 @@ def test_supervisor_cannot_approve_own_version(users, org):
 def test_supervisor_may_approve_version_written_by_someone_else_after_own_edit(users, org):
     script = make_script(users["supervisor2"], org.district, body="Bản của người duyệt.")
     _edit(script, users["writer"], body="Bản của người soạn.")
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     service.approve_script(users["supervisor2"], script)
     assert script.status == ScriptStatus.APPROVED
 
 
 def test_approving_twice_is_refused(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     service.approve_script(users["supervisor"], script)
     with pytest.raises(Conflict, match="đã được duyệt"):
         service.approve_script(users["supervisor2"], script)
@@ -133,7 +133,7 @@ def test_approving_twice_is_refused(users, org):
 
 def test_rejection_needs_a_reason(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     for reason in ["", "   ", "ok"]:
         with pytest.raises(ValidationError) as info:
             service.reject_script(users["supervisor"], script, reason)
@@ -146,11 +146,11 @@ def test_rejection_needs_a_reason(users, org):
 
 def test_rejected_script_can_be_fixed_and_resubmitted(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     service.reject_script(users["supervisor"], script, "Sửa lại câu mở đầu.")
     _edit(script, users["writer"], body="Câu mở đầu mới.")
     assert script.status == ScriptStatus.DRAFT
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     service.approve_script(users["supervisor"], script)
     assert [r.decision for r in script.reviews] == [Decision.REJECTED, Decision.APPROVED]
     assert [r.version.number for r in script.reviews] == [1, 2]
@@ -158,7 +158,7 @@ def test_rejected_script_can_be_fixed_and_resubmitted(users, org):
 
 def test_edit_after_approval_makes_new_draft_and_approval_does_not_carry_over(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     service.approve_script(users["supervisor"], script)
     approved_id = script.current_version_id
     _edit(script, users["writer"], body="Nội dung sửa sau khi duyệt.")
@@ -170,7 +170,7 @@ def test_edit_after_approval_makes_new_draft_and_approval_does_not_carry_over(us
 
 def test_metadata_edit_after_approval_needs_new_approval(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     service.approve_script(users["supervisor"], script)
     _edit(script, users["writer"], title="Tiêu đề đổi sau khi duyệt")
     assert script.status == ScriptStatus.DRAFT
@@ -178,7 +178,7 @@ def test_metadata_edit_after_approval_needs_new_approval(users, org):
 
 def test_edit_while_submitted_withdraws_the_submission(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     _edit(script, users["writer"], body="Sửa khi đang chờ duyệt.")
     assert script.status == ScriptStatus.DRAFT
     with pytest.raises(Conflict):
@@ -187,10 +187,10 @@ def test_edit_while_submitted_withdraws_the_submission(users, org):
 
 def test_approval_of_a_superseded_version_is_refused(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     shown_version = script.current_version_id
     _edit(script, users["writer"], body="Bản mới hơn.")
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     with pytest.raises(Conflict, match="phiên bản mới"):
         service.approve_script(users["supervisor"], script, shown_version)
     assert script.status == ScriptStatus.SUBMITTED
@@ -198,9 +198,9 @@ def test_approval_of_a_superseded_version_is_refused(users, org):
 
 def test_submitting_twice_is_refused(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     with pytest.raises(Conflict, match="đã được gửi"):
-        service.submit_script(users["writer"], script)
+        submit(users["writer"], script)
     assert script.submission_seq == 1
 
 
@@ -211,7 +211,7 @@ def test_archived_script_cannot_be_edited_or_submitted(users, org):
     with pytest.raises(ValidationError, match="lưu trữ"):
         _edit(script, users["writer"], body="Sửa bản lưu trữ.")
     with pytest.raises(ValidationError):
-        service.submit_script(users["writer"], script)
+        submit(users["writer"], script)
     assert script.version_number == 1
 
 
@@ -223,10 +223,10 @@ def test_writer_cannot_archive(users, org):
 
 def test_every_transition_is_in_the_audit_trail(users, org):
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     service.reject_script(users["supervisor"], script, "Cần nêu rõ địa điểm tiêm.")
     _edit(script, users["writer"], body="Địa điểm: trạm y tế phường.")
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     service.approve_script(users["supervisor"], script)
     service.archive_script(users["supervisor"], script)
     events = (
@@ -250,7 +250,7 @@ def test_every_transition_is_in_the_audit_trail(users, org):
 def test_two_supervisors_approving_at_once_record_one_decision(app, users, org):
     """The second approver works from a stale copy loaded before the first one committed."""
     script = make_script(users["writer"], org.district)
-    service.submit_script(users["writer"], script)
+    submit(users["writer"], script)
     script_id, second_id = script.id, users["supervisor2"].id
     loaded, first_done = threading.Event(), threading.Event()
     outcome: dict[str, object] = {}

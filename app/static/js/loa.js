@@ -31,3 +31,31 @@
     update();
   });
 })();
+
+// Render progress on the script page: poll each running render, reload when it finishes.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    var boxes = document.querySelectorAll(".render-progress[data-status-url]");
+    Array.prototype.forEach.call(boxes, function (box) {
+      var url = box.getAttribute("data-status-url");
+      var bar = box.querySelector("progress");
+      var label = box.querySelector(".render-status");
+      function poll() {
+        fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then(function (r) { return r.json(); })
+          .then(function (data) {
+            if (bar) { bar.value = data.progress || 0; }
+            if (label) { label.textContent = data.status_label; }
+            if (data.status === "done" || data.status === "failed") {
+              window.location.reload();
+            } else {
+              window.setTimeout(poll, 1000);
+            }
+          })
+          .catch(function () { window.setTimeout(poll, 3000); });
+      }
+      window.setTimeout(poll, 1000);
+    });
+  });
+})();

@@ -1,0 +1,1 @@
+"""Speech: normalising Vietnamese text, engines, audio assembly and renders."""
