@@ -125,4 +125,6 @@ SUBMITTED_KEYS = ["tiem-vac-xin-khi-den-luot", "cai-dat-so-suc-khoe-dien-tu"]
 # Shared lexicon entries for the codes of the seed dispatch that the built-in list lacks.
 LEXICON = [
     ("TBTTTT", "Tiểu ban Thông tin tuyên truyền", "Công văn 855/BCĐ-TBTTTT"),
+    ("TTBCXB", "Thông tin, Báo chí, Xuất bản", "Phòng Thông tin, Báo chí, Xuất bản"),
+    ("TT VÀ TT", "Thông tin và Truyền thông", "Sở TT VÀ TT, chữ in hoa trong chữ ký"),
 ]
