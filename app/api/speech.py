@@ -67,6 +67,8 @@ def start_render(script_id: int):
     settings = data.get("settings", {})
     if not isinstance(settings, dict):
         errors["settings"] = "Phải là một đối tượng JSON."
+    if not isinstance(data.get("allow_fallback", True), bool):
+        errors["allow_fallback"] = "true hoặc false."
     for key in ("engine", "voice", "intro_text"):
         if data.get(key) is not None and not isinstance(data[key], str):
             errors[key] = "Chuỗi ký tự."
@@ -79,7 +81,7 @@ def start_render(script_id: int):
         station=station,
         intro_text=data.get("intro_text"),
         settings=settings,
-        allow_fallback=bool(data.get("allow_fallback", True)),
+        allow_fallback=data.get("allow_fallback", True),
     )
     render = service.request_render(current_user, script, req)
     return _render_json(render), 200 if render.cached else 202

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -122,15 +122,20 @@ def _station_choices(form: StationForm) -> None:
     form.speech_voice.choices = [("", "Giọng mặc định của bộ đọc"), *voice_choices()]
 
 
-def _speech_fields(form: StationForm) -> dict:
-    """The station's speech defaults from the form."""
-    return {
-        "intro_text": form.intro_text.data or "",
-        "speech_engine": form.speech_engine.data or "",
-        "speech_voice": form.speech_voice.data or "",
-        "target_lufs": -16.0 if form.target_lufs.data is None else form.target_lufs.data,
-        "true_peak_db": -1.0 if form.true_peak_db.data is None else form.true_peak_db.data,
-    }
+def _station_input(form: StationForm) -> service.StationInput:
+    """The station as the form describes it, speech defaults included."""
+    return service.StationInput(
+        code=form.code.data,
+        name=form.name.data,
+        kind=StationKind(form.kind.data),
+        unit=db.session.get(Unit, form.unit_id.data),
+        active=form.active.data,
+        intro_text=form.intro_text.data or "",
+        speech_engine=form.speech_engine.data or "",
+        speech_voice=form.speech_voice.data or "",
+        target_lufs=-16.0 if form.target_lufs.data is None else form.target_lufs.data,
+        true_peak_db=-1.0 if form.true_peak_db.data is None else form.true_peak_db.data,
+    )
 
 
 @bp.route("/stations/new", methods=["GET", "POST"])
@@ -143,14 +148,7 @@ def new_station():
         try:
             station = service.create_station(
                 current_user,
-                service.StationInput(
-                    code=form.code.data,
-                    name=form.name.data,
-                    kind=StationKind(form.kind.data),
-                    unit=db.session.get(Unit, form.unit_id.data),
-                    active=form.active.data,
-                    **_speech_fields(form),
-                ),
+                _station_input(form),
             )
         except DomainError as exc:
             db.session.rollback()
@@ -160,7 +158,8 @@ def new_station():
             return redirect(url_for("org.edit_station", station_id=station.id))
     else:
         flash_form_errors(form)
-    return render_template("org/station_form.html", form=form, station=None)
+    status = 422 if request.method == "POST" else 200
+    return render_template("org/station_form.html", form=form, station=None), status
 
 
 @bp.route("/stations/<int:station_id>", methods=["GET", "POST"])
@@ -175,14 +174,7 @@ def edit_station(station_id: int):
             service.update_station(
                 current_user,
                 station,
-                service.StationInput(
-                    code=form.code.data,
-                    name=form.name.data,
-                    kind=StationKind(form.kind.data),
-                    unit=db.session.get(Unit, form.unit_id.data),
-                    active=form.active.data,
-                    **_speech_fields(form),
-                ),
+                _station_input(form),
             )
         except DomainError as exc:
             db.session.rollback()
@@ -192,13 +184,14 @@ def edit_station(station_id: int):
             return redirect(url_for("org.edit_station", station_id=station.id))
     else:
         flash_form_errors(form)
+    status = 422 if request.method == "POST" else 200
     return render_template(
         "org/station_form.html",
         form=form,
         station=station,
         session_form=SessionForm(formdata=None),
         weekdays=dict(WEEKDAYS),
-    )
+    ), status
 
 
 @bp.post("/stations/<int:station_id>/sessions")

@@ -847,7 +847,7 @@ class _Normalizer:
             match.start(),
             match.end(),
             "unreadable_character",
-            f'Không đọc được "{token}" nên đã bỏ qua: hãy xóa hoặc viết ra bằng chữ.',
+            f"Không đọc được “{token}” nên đã bỏ qua: hãy xóa hoặc viết ra bằng chữ.",
         )
         self.out.emit(match.start(), match.end(), "", "removed")
         return match.end()
@@ -881,7 +881,7 @@ class _Normalizer:
             start,
             end,
             "unknown_abbreviation",
-            f'Không biết đọc "{token}": hãy thêm vào từ điển phát âm hoặc viết ra chữ.',
+            f"Không biết đọc “{token}”: hãy thêm vào từ điển phát âm hoặc viết ra chữ.",
         )
         return spell(self.work[start:end])
 

@@ -139,7 +139,7 @@ def _clean_entry(data: LexiconInput) -> LexiconInput:
     return LexiconInput(term, spoken, note, data.unit)
 
 
-def _check_entry_scope(actor: User, unit: Unit | None) -> None:
+def check_entry_scope(actor: User, unit: Unit | None) -> None:
     """Global entries belong to admins; unit entries to supervisors of that subtree."""
     require(actor, Permission.LEXICON_EDIT)
     if unit is None:
@@ -163,7 +163,7 @@ def _duplicate(term: str, unit: Unit | None, exclude_id: int | None = None) -> b
 def create_lexicon_entry(actor: User, data: LexiconInput) -> LexiconEntry:
     """Add a reading for a term; it applies to previews at once."""
     data = _clean_entry(data)
-    _check_entry_scope(actor, data.unit)
+    check_entry_scope(actor, data.unit)
     if _duplicate(data.term, data.unit):
         raise ValidationError(
             f"“{data.term}” đã có trong từ điển của đơn vị này; hãy sửa mục đó.",
@@ -196,7 +196,7 @@ def create_lexicon_entry(actor: User, data: LexiconInput) -> LexiconEntry:
 
 def update_lexicon_entry(actor: User, entry: LexiconEntry, data: LexiconInput) -> LexiconEntry:
     """Change a term's reading."""
-    _check_entry_scope(actor, entry.unit)
+    check_entry_scope(actor, entry.unit)
     data = _clean_entry(LexiconInput(data.term, data.spoken, data.note, entry.unit))
     if _duplicate(data.term, entry.unit, exclude_id=entry.id):
         raise ValidationError(f"“{data.term}” đã có trong từ điển.", {"term": "Đã có."})
@@ -218,7 +218,7 @@ def update_lexicon_entry(actor: User, entry: LexiconEntry, data: LexiconInput) -
 
 def delete_lexicon_entry(actor: User, entry: LexiconEntry) -> None:
     """Remove a term's reading; the seed reading, if any, applies again."""
-    _check_entry_scope(actor, entry.unit)
+    check_entry_scope(actor, entry.unit)
     record_event(
         "lexicon.delete",
         "lexicon",
@@ -468,7 +468,7 @@ def request_render(actor: User, script: Script, request: RenderRequest) -> Rende
             "Kịch bản đang chờ duyệt: âm thanh gửi duyệt không được thay đổi. "
             "Hãy đợi người duyệt quyết định."
         )
-    render = _new_render(actor, script, spoken, options)
+    render = _new_render(actor, script, spoken, options, request.station)
     approved = script.approved_render
     if approved is not None and approved.cache_key != render.cache_key:
         _reopen_if_approved(actor, script, "âm thanh được tạo lại với thiết lập khác")
@@ -476,14 +476,20 @@ def request_render(actor: User, script: Script, request: RenderRequest) -> Rende
     return render
 
 
-def _new_render(actor: User | None, script: Script, spoken: Spoken, options: RenderOptions):
+def _new_render(
+    actor: User | None,
+    script: Script,
+    spoken: Spoken,
+    options: RenderOptions,
+    station: Station | None = None,
+):
     """Add a render row: done at once from the cache, otherwise queued for the worker."""
     key = options.key(spoken.text)
     now = clock.now()
     render = Render(
         script_id=script.id,
         version_id=script.current_version_id,
-        station_id=None,
+        station_id=station.id if station else None,
         status=RenderStatus.QUEUED,
         cache_key=key,
         spoken_text=spoken.text,
@@ -725,16 +731,28 @@ def requeue_abandoned(max_age_minutes: int = 30) -> int:
 
 
 def remove_orphan_audio() -> list[Path]:
-    """Delete audio files that no render points to; return what was removed."""
+    """Delete finished-looking files no render points to; work in progress is left alone."""
     root = audio_dir()
     if not root.is_dir():
         return []
     kept = {p for (p,) in db.session.execute(select(Render.audio_path)) if p}
+    # A queued or running render writes to <key[:2]>/<key>.<format>, through temporary files
+    # in the same folder, and commits its path only once the file is in place.
+    busy = set(
+        db.session.scalars(
+            select(Render.cache_key).where(
+                Render.status.in_([RenderStatus.QUEUED, RenderStatus.RUNNING])
+            )
+        )
+    )
     removed = []
     for path in sorted(root.rglob("*")):
         if not path.is_file() or path.name == "README.md":
             continue
-        if path.relative_to(root).as_posix() not in kept:
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts) or path.stem in busy:
+            continue
+        if relative.as_posix() not in kept:
             path.unlink()
             removed.append(path)
     return removed

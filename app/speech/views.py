@@ -57,12 +57,13 @@ def _station_choices(script: Script) -> list[tuple[int, str]]:
 
 
 def voice_choices() -> list[tuple[str, str]]:
-    """Every engine's voices, labelled with the engine."""
-    choices = []
+    """One option per voice id, naming every engine that has it."""
+    labels: dict[str, list[str]] = {}
     for name in ENGINES:
         engine = get_engine(name)
-        choices += [(v.id, f"{v.label} ({engine.label})") for v in engine.voices()]
-    return list(dict.fromkeys(choices))
+        for voice in engine.voices():
+            labels.setdefault(voice.id, []).append(f"{voice.label} ({name})")
+    return [(voice_id, " · ".join(names)) for voice_id, names in labels.items()]
 
 
 def render_form(script: Script, formdata=None) -> RenderForm:
@@ -122,7 +123,7 @@ def save_spoken(script_id: int):
             else "Đã bỏ văn bản đọc sửa tay; dùng lại cách đọc tự động.",
             "success",
         )
-    return redirect(url_for("scripts.show", script_id=script_id) + "#spoken")
+    return redirect(url_for("scripts.show", script_id=script_id) + "#spoken-panel")
 
 
 @bp.post("/scripts/<int:script_id>/renders")
@@ -201,7 +202,7 @@ def audio_response(render: Render):
     """Send a render's finished audio, cacheable by its sha256."""
     path = service.audio_file(render)
     mimetype = "audio/mpeg" if render.audio_format == "mp3" else "audio/wav"
-    return send_file(
+    response = send_file(
         path,
         mimetype=mimetype,
         download_name=f"loa-kich-ban-{render.script_id}-am-thanh-{render.id}.{render.audio_format}",
@@ -209,6 +210,10 @@ def audio_response(render: Render):
         etag=render.audio_sha256,
         max_age=3600,
     )
+    # Only the user's own browser may keep it: other units must not get it from a shared cache.
+    response.cache_control.public = False
+    response.cache_control.private = True
+    return response
 
 
 @bp.get("/renders/<int:render_id>/audio")
@@ -306,6 +311,7 @@ def add_lexicon_entry():
 def edit_lexicon_entry(entry_id: int):
     """Change one entry's reading."""
     entry = service.get_lexicon_entry(current_user, entry_id)
+    service.check_entry_scope(current_user, entry.unit)
     form = LexiconForm(obj=entry) if request.method == "GET" else LexiconForm()
     form.unit_id.choices = [(entry.unit_id or 0, entry.unit.name if entry.unit else "Dùng chung")]
     form.unit_id.data = entry.unit_id or 0
@@ -333,6 +339,7 @@ def edit_lexicon_entry(entry_id: int):
 def delete_lexicon_entry(entry_id: int):
     """Remove an entry."""
     entry = service.get_lexicon_entry(current_user, entry_id)
+    service.check_entry_scope(current_user, entry.unit)
     term = entry.term
     try:
         service.delete_lexicon_entry(current_user, entry)

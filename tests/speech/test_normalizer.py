@@ -493,7 +493,7 @@ def test_unknown_code_warning_tells_the_writer_what_to_do() -> None:
     """The warning names the token and says how to fix it, in Vietnamese."""
     [warning] = normalize("Tiểu ban TBTTTT").warnings
     assert warning.message == (
-        'Không biết đọc "TBTTTT": hãy thêm vào từ điển phát âm hoặc viết ra chữ.'
+        "Không biết đọc “TBTTTT”: hãy thêm vào từ điển phát âm hoặc viết ra chữ."
     )
     assert (warning.start, warning.end, warning.token) == (9, 15, "TBTTTT")
 
