@@ -44,7 +44,11 @@ def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (registers every model with the metadata)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    from app.scripts.models import include_in_migrations
+
+    migrate.init_app(
+        app, db, directory=str(ROOT / "migrations"), include_name=include_in_migrations
+    )
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.auth.models import User
 from app.core.models import AppendOnly, enum_column, protect_table
 from app.core.types import UTCDateTime
-from app.extensions import db, migrate
+from app.extensions import db
 from app.org.models import Unit
 from app.speech.models import Render
 
@@ -240,18 +240,71 @@ protect_table(ScriptVersion.__table__)
 protect_table(ScriptReview.__table__)
 
 
-# Substring search over Script.search_text, kept by the database itself so that every writer
-# (the service, imports, bulk loads) keeps it in step. SQLite: an FTS5 table with the trigram
-# tokenizer over the column (external content, so the text is not stored twice), filled by
-# triggers. PostgreSQL: a pg_trgm GIN index, which LIKE '%term%' uses directly.
+# Accent-insensitive substring search over Script.search_text needs an index that a plain
+# LIKE '%term%' cannot have. The database maintains it itself (triggers), so that every writer
+# of scripts (the service, imports, bulk loads) keeps it in step. None of it is in the metadata:
+# after_create below and the fast_search migration create it; Alembic autogenerate ignores it.
+#
+# SQLite: scripts_search, an FTS5 table with the trigram tokenizer over search_text (external
+# content: the text is not stored twice). A term of three or more characters is a phrase of
+# trigrams, which matches exactly where the term is a substring.
+#
+# PostgreSQL: a trigram index over the text finds nearly every script for common terms (their
+# trigrams occur everywhere), and rechecking thousands of long texts is slow. So a search term,
+# which never contains whitespace, is looked up in the vocabulary instead: a term occurs in a
+# text exactly when it occurs in one of the text's whitespace-separated words.
+# scripts_search_words holds every word ever indexed (pg_trgm index: LIKE '%term%' is fast on
+# short strings) and scripts_search the ids of each script's words (GIN index: &&).
 SEARCH_TABLE = "scripts_search"
-SEARCH_INDEX = "ix_scripts_search_trgm"
+SEARCH_WORDS_TABLE = "scripts_search_words"
 # The trigram tokenizer indexes three characters at a time: shorter terms cannot use it.
 SEARCH_MIN_CHARS = 3
+_SQLITE_TRIGGERS = ("insert", "update", "delete")
+
+# PostgreSQL splits words only on ASCII whitespace, which Python's \s (used to split the query
+# into terms) also matches: a word may be longer than Python would split it, never shorter, so
+# a term always lies inside one word.
+_PG_WORD_IDS = r"""
+CREATE OR REPLACE FUNCTION loa_search_word_ids(body text) RETURNS integer[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    known integer[];
+    missing text[];
+    added integer[];
+BEGIN
+    SELECT array_agg(v.id) FILTER (WHERE v.id IS NOT NULL),
+           array_agg(w.word) FILTER (WHERE v.id IS NULL)
+    INTO known, missing
+    FROM (
+        SELECT DISTINCT word FROM regexp_split_to_table(body, '[ \t\n\r\f\v]+') AS word
+        WHERE word <> ''
+    ) AS w
+    LEFT JOIN scripts_search_words AS v ON v.word = w.word;
+    IF missing IS NOT NULL THEN
+        -- Two writers adding the same new word both insert it: the duplicate is harmless,
+        -- as a search takes every id of every matching word.
+        WITH ins AS (
+            INSERT INTO scripts_search_words (word) SELECT unnest(missing) RETURNING id
+        )
+        SELECT array_agg(id) INTO added FROM ins;
+    END IF;
+    RETURN coalesce(known, '{}') || coalesce(added, '{}');
+END $$
+""".strip()
+_PG_SYNC = """
+CREATE OR REPLACE FUNCTION loa_scripts_search_sync() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO scripts_search (script_id, word_ids)
+    VALUES (NEW.id, loa_search_word_ids(NEW.search_text))
+    ON CONFLICT (script_id) DO UPDATE SET word_ids = EXCLUDED.word_ids;
+    RETURN NULL;
+END $$
+""".strip()
 
 
 def search_index_ddl(dialect: str) -> list[str]:
-    """SQL that creates the search index of the scripts table (after the table exists)."""
+    """SQL that creates the search index of an existing scripts table (still empty)."""
     if dialect == "sqlite":
         remove = (
             f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}, rowid, search_text) "
@@ -270,23 +323,53 @@ def search_index_ddl(dialect: str) -> list[str]:
         return [
             # pg_trgm is a trusted extension (PostgreSQL 13+): the database owner may create it.
             "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-            f"CREATE INDEX {SEARCH_INDEX} ON scripts USING gin (search_text gin_trgm_ops)",
+            f"CREATE TABLE {SEARCH_WORDS_TABLE} ("
+            "id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, word text NOT NULL)",
+            # Hash, not btree: a word may be longer than a btree entry can be.
+            f"CREATE INDEX {SEARCH_WORDS_TABLE}_word ON {SEARCH_WORDS_TABLE} USING hash (word)",
+            f"CREATE INDEX {SEARCH_WORDS_TABLE}_trgm ON {SEARCH_WORDS_TABLE} "
+            "USING gin (word gin_trgm_ops)",
+            f"CREATE TABLE {SEARCH_TABLE} ("
+            "script_id integer PRIMARY KEY REFERENCES scripts (id) ON DELETE CASCADE, "
+            "word_ids integer[] NOT NULL)",
+            f"CREATE INDEX {SEARCH_TABLE}_word_ids ON {SEARCH_TABLE} USING gin (word_ids)",
+            _PG_WORD_IDS,
+            _PG_SYNC,
+            f"CREATE TRIGGER {SEARCH_TABLE}_sync AFTER INSERT OR UPDATE OF search_text "
+            "ON scripts FOR EACH ROW EXECUTE FUNCTION loa_scripts_search_sync()",
+        ]
+    return []
+
+
+def search_backfill_sql(dialect: str) -> list[str]:
+    """SQL that indexes the scripts already there (after search_index_ddl)."""
+    if dialect == "sqlite":
+        return [f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('rebuild')"]
+    if dialect == "postgresql":
+        return [
+            f"INSERT INTO {SEARCH_TABLE} (script_id, word_ids) "
+            "SELECT id, loa_search_word_ids(search_text) FROM scripts ORDER BY id",
+            f"ANALYZE {SEARCH_WORDS_TABLE}",
+            f"ANALYZE {SEARCH_TABLE}",
         ]
     return []
 
 
 def drop_search_index_ddl(dialect: str) -> list[str]:
-    """SQL that removes the search index (the extension stays: others may use it)."""
+    """SQL that removes the search index (pg_trgm stays: something else may use it)."""
     if dialect == "sqlite":
         return [
-            *(
-                f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_{op}"
-                for op in ("insert", "delete", "update")
-            ),
+            *(f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_{op}" for op in _SQLITE_TRIGGERS),
             f"DROP TABLE IF EXISTS {SEARCH_TABLE}",
         ]
     if dialect == "postgresql":
-        return [f"DROP INDEX IF EXISTS {SEARCH_INDEX}"]
+        return [
+            f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_sync ON scripts",
+            f"DROP TABLE IF EXISTS {SEARCH_TABLE}",
+            f"DROP TABLE IF EXISTS {SEARCH_WORDS_TABLE}",
+            "DROP FUNCTION IF EXISTS loa_scripts_search_sync()",
+            "DROP FUNCTION IF EXISTS loa_search_word_ids(text)",
+        ]
     return []
 
 
@@ -299,31 +382,12 @@ def _create_search_index(target, connection, **kw) -> None:
 
 @event.listens_for(Script.__table__, "before_drop")
 def _drop_search_index(target, connection, **kw) -> None:
-    """Drop the FTS table with the scripts table, so that create_all can make it again."""
+    """Drop the search index first: it depends on the scripts table."""
     for statement in drop_search_index_ddl(connection.dialect.name):
         connection.exec_driver_sql(statement)
 
 
-def _is_search_index(name: str | None, type_: str) -> bool:
-    """Whether a database object is part of the hand-made search index."""
-    if type_ == "table":
-        return name == SEARCH_TABLE or (name or "").startswith(f"{SEARCH_TABLE}_")
-    return type_ == "index" and name == SEARCH_INDEX
-
-
-def _chain_include_name(previous):
-    """An Alembic include_name hook that hides the search index from autogenerate."""
-
-    def include_name(name, type_, parent_names) -> bool:
-        if _is_search_index(name, type_):
-            return False
-        return previous(name, type_, parent_names) if previous else True
-
-    return include_name
-
-
-# The FTS5 table (and its shadow tables) and the GIN index are not part of the metadata;
-# without this, `flask db migrate` would propose to drop them.
-migrate.alembic_ctx_kwargs["include_name"] = _chain_include_name(
-    migrate.alembic_ctx_kwargs.get("include_name")
-)
+def include_in_migrations(name, type_, parent_names) -> bool:
+    """Alembic include_name hook: the search tables are not in the metadata, so autogenerate
+    must not propose to drop them (nor, on SQLite, the FTS5 shadow tables)."""
+    return not (type_ == "table" and (name == SEARCH_TABLE or name.startswith(f"{SEARCH_TABLE}_")))

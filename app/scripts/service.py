@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, any_, column, func, literal, select, table
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.exc import StaleDataError
@@ -24,6 +26,9 @@ from app.extensions import db
 from app.org.models import Unit
 from app.scripts.models import (
     MAX_BODY_CHARS,
+    SEARCH_MIN_CHARS,
+    SEARCH_TABLE,
+    SEARCH_WORDS_TABLE,
     Decision,
     Priority,
     Script,
@@ -560,6 +565,71 @@ def _like_escape(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _search_terms(q: str) -> list[str]:
+    """The accent-folded words of a search, at most ten; a script must contain every one."""
+    return re.findall(r"\S+", fold(q))[:10]
+
+
+def _fts_phrase(term: str) -> str:
+    """A term as an FTS5 string: every character literal, double quotes doubled."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _indexed_matches(terms: list[str], dialect: str) -> list[int]:
+    """Ids of the scripts whose search text contains every term, from the search index.
+
+    Same result as `search_text LIKE '%term%'` for each term (see the search index in
+    app/scripts/models.py); terms must be at least SEARCH_MIN_CHARS long.
+    """
+    if dialect == "sqlite":
+        fts = table(SEARCH_TABLE, column("rowid"), column("search_text"))
+        match = " ".join(_fts_phrase(term) for term in terms)
+        query = select(fts.c.rowid).where(fts.c.search_text.op("MATCH")(match))
+    else:
+        words = table(SEARCH_WORDS_TABLE, column("id"), column("word"))
+        search = table(SEARCH_TABLE, column("script_id"), column("word_ids"))
+        # Per term, the ids of every known word containing it; a script must have one of them.
+        has_term = [
+            search.c.word_ids.op("&&", is_comparison=True)(
+                select(func.array_agg(words.c.id))
+                .where(words.c.word.like(f"%{_like_escape(term)}%", escape="\\"))
+                .scalar_subquery()
+            )
+            for term in terms
+        ]
+        query = select(search.c.script_id).where(*has_term)
+    return list(db.session.scalars(query))
+
+
+def _id_among(ids: list[int], dialect: str):
+    """Script.id is one of ids, as one bound parameter however many there are."""
+    if dialect == "sqlite":
+        found = func.json_each(json.dumps(ids)).table_valued("value")
+        return Script.id.in_(select(found.c.value))
+    return Script.id == any_(literal(ids, ARRAY(Integer)))
+
+
+def _search_conditions(q: str) -> list:
+    """WHERE clauses for an accent-insensitive substring search of every word of q.
+
+    Terms of SEARCH_MIN_CHARS or more go through the search index; shorter ones are checked
+    with LIKE on the scripts the index found (or on every script, if all terms are short).
+    """
+    terms = _search_terms(q)
+    dialect = db.session.get_bind().dialect.name
+    indexed = [t for t in terms if len(t) >= SEARCH_MIN_CHARS]
+    if dialect not in {"sqlite", "postgresql"}:
+        indexed = []
+    # The index is read once, here, rather than in both the count and the page query.
+    conditions = [_id_among(_indexed_matches(indexed, dialect), dialect)] if indexed else []
+    conditions += [
+        Script.search_text.like(f"%{_like_escape(term)}%", escape="\\")
+        for term in terms
+        if len(term) < SEARCH_MIN_CHARS or not indexed
+    ]
+    return conditions
+
+
 def scripts_query(actor: User, filters: ScriptFilter):
     """Select the scripts the actor may see that match the filters, newest change first."""
     require(actor, Permission.SCRIPT_VIEW)
@@ -570,8 +640,7 @@ def scripts_query(actor: User, filters: ScriptFilter):
         .options(defer(Script.search_text))
         .order_by(Script.updated_at.desc(), Script.id.desc())
     )
-    for term in re.findall(r"\S+", fold(filters.q))[:10]:
-        query = query.where(Script.search_text.like(f"%{_like_escape(term)}%", escape="\\"))
+    query = query.where(*_search_conditions(filters.q))
     if filters.status:
         query = query.where(Script.status == filters.status)
     if filters.campaign:

@@ -251,7 +251,10 @@ class EspeakEngine(SpeechEngine):
         command = self.config.get("ESPEAK_COMMAND", "espeak-ng")
         rate = round(self.NORMAL_RATE * speed / 100)
         chunks = split_phrases(text, self.CHUNK_CHARS)
-        parts: list[espeak.Pcm] = []
+        # One growing buffer, not a list joined at the end: a 30-minute programme would
+        # otherwise hold its PCM twice.
+        pcm_all = bytearray()
+        rate_hz = 0
         for done, chunk in enumerate(chunks, start=1):
             try:
                 if mode == "library":
@@ -272,12 +275,11 @@ class EspeakEngine(SpeechEngine):
                     f"eSpeak NG gặp lỗi khi đọc ({exc}). Hãy thử lại; nếu vẫn lỗi, {ESPEAK_HINT}",
                     engine=self.name,
                 ) from exc
-            parts.append(pcm)
+            pcm_all += pcm.data
+            rate_hz = pcm.sample_rate
+            del pcm
             _report(on_progress, done, len(chunks))
-        rate_hz = parts[0].sample_rate
-        return AudioSegment(
-            data=b"".join(p.data for p in parts), sample_width=2, frame_rate=rate_hz, channels=1
-        )
+        return AudioSegment(data=pcm_all, sample_width=2, frame_rate=rate_hz, channels=1)
 
 
 class _GoogleFailure(Exception):

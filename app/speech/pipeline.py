@@ -127,7 +127,10 @@ def produce_audio(
         engine.check()
         parts = _synthesise_parts(engine, voice, spoken_text, options, report)
     body, intro, repeat_intro = parts
+    del parts
     programme = assemble(body, intro=intro, repeat_intro=repeat_intro, settings=options.settings)
+    # The programme holds its own copy of the PCM; a long body need not stay in memory too.
+    del body
     report(0.85)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     measurement = master(programme, out_path, options.settings, config=config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
@@ -103,7 +104,20 @@ def lexicon_for(unit: Unit | None) -> dict[str, str]:
 def normalize_for(unit: Unit | None, text: str) -> Normalized:
     """Normalise text the way it will be read for this unit."""
     options = reading_options_for(unit) if unit is not None else ReadingOptions()
-    return normalize(nfc(text), lexicon_for(unit), options)
+    lexicon = tuple(sorted(lexicon_for(unit).items()))
+    return _normalize_cached(nfc(text), lexicon, options)
+
+
+@lru_cache(maxsize=128)
+def _normalize_cached(
+    text: str, lexicon: tuple[tuple[str, str], ...], options: ReadingOptions
+) -> Normalized:
+    """The normaliser is pure: the same text, lexicon and options give the same reading.
+
+    Pages, submissions and cached renders all ask for the current version's reading; keeping
+    the last ones spares normalising a 20,000-character body again on every request.
+    """
+    return normalize(text, dict(lexicon), options)
 
 
 @dataclass

@@ -35,7 +35,7 @@ def highlight(text: str, normalized: Normalized) -> Markup:
         parts.append(escape(text[at : span.spoken_start]))
         title = f"{span.rule_label}: “{span.original}”"
         parts.append(
-            Markup('<mark class="span-{}" title="{}">{}</mark>').format(
+            Markup('<mark class="span-{}" title="{}" tabindex="0">{}</mark>').format(
                 span.rule, title, text[span.spoken_start : span.spoken_end]
             )
         )

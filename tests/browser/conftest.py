@@ -59,6 +59,18 @@ class LiveServer:
     full_names: dict[str, str] = field(default_factory=dict)  # fixture name -> full name
     scripts: dict[str, int] = field(default_factory=dict)  # title -> id
     errors: list[BaseException] = field(default_factory=list)
+    renders_open: bool = True
+    render_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hold_renders(self) -> None:
+        """Keep queued renders waiting, so a test can look at one before the worker takes it."""
+        with self.render_lock:  # waits for a render in progress; none starts after this
+            self.renders_open = False
+
+    def release_renders(self) -> None:
+        """Let the worker take queued renders again."""
+        with self.render_lock:
+            self.renders_open = True
 
 
 def _seed(server: LiveServer) -> None:
@@ -101,8 +113,8 @@ def _render_worker(app: Flask, stop: threading.Event, server: LiveServer) -> Non
     """Run queued renders as `flask speech worker` does, until the server stops."""
     while not stop.is_set():
         try:
-            with app.app_context():
-                render = speech_service.process_next_render()
+            with server.render_lock, app.app_context():
+                render = speech_service.process_next_render() if server.renders_open else None
                 db.session.remove()
         except Exception as exc:  # reported by the fixture, like a request error
             server.errors.append(exc)

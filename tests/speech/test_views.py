@@ -67,11 +67,15 @@ def test_script_page_shows_written_and_spoken_text_with_changed_spans_marked(log
     script = make_script(users["writer"], org.district, body=BODY)
     page = login_as("writer").get(f"/scripts/{script.id}").get_data(as_text=True)
     assert "Văn bản viết" in page and BODY in page
-    assert '<mark class="span-time" title="Giờ: “7h30”">bảy giờ ba mươi phút</mark>' in page
     assert (
-        '<mark class="span-lexicon" title="Từ điển phát âm: “UBND”">Ủy ban nhân dân</mark>'
+        '<mark class="span-time" title="Giờ: “7h30”" tabindex="0">bảy giờ ba mươi phút</mark>'
+        in page
+    )
+    assert (
+        '<mark class="span-lexicon" title="Từ điển phát âm: “UBND”" tabindex="0">'
+        "Ủy ban nhân dân</mark>"
     ) in page
-    assert '<mark class="span-date" title="Ngày tháng: “5/9/2021”">năm tháng chín' in page
+    assert '<mark class="span-date" title="Ngày tháng: “5/9/2021”" tabindex="0">năm tháng' in page
 
 
 def test_script_page_warns_about_an_unknown_code(login_as, users, org):
@@ -86,7 +90,10 @@ def test_script_page_has_no_warning_once_the_code_is_in_the_lexicon(login_as, us
     _entry(users["supervisor2"], org.district)
     page = _text(login_as("writer").get(f"/scripts/{script.id}"))
     assert "Cảnh báo khi chuẩn hóa" not in page
-    assert '<mark class="span-lexicon" title="Từ điển phát âm: “XYZQ”">ban xây dựng quê' in page
+    assert (
+        '<mark class="span-lexicon" title="Từ điển phát âm: “XYZQ”" tabindex="0">ban xây dựng quê'
+        in page
+    )
 
 
 def test_writer_saves_then_withdraws_a_manual_spoken_text(login_as, users, org):
@@ -256,7 +263,8 @@ def test_supervisor_adds_an_entry_and_the_try_it_box_reads_with_it(login_as, org
 
     after = _text(client.get("/lexicon", query_string={"thu": "Họp ban XYZQ."}))
     assert (
-        '<mark class="span-lexicon" title="Từ điển phát âm: “XYZQ”">ban xây dựng quê</mark>'
+        '<mark class="span-lexicon" title="Từ điển phát âm: “XYZQ”" tabindex="0">'
+        "ban xây dựng quê</mark>"
     ) in after
     assert "Không biết đọc “XYZQ”" not in after
 
