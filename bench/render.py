@@ -28,7 +28,6 @@ import ctypes
 import json
 import math
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -61,6 +60,7 @@ from app.speech.lexicon_seed import SEED_LEXICON  # noqa: E402
 from app.speech.models import RenderStatus  # noqa: E402
 from app.speech.normalizer import normalize  # noqa: E402
 from app.speech.pipeline import RenderOptions, produce_audio  # noqa: E402
+from bench.machine import machine_info as base_machine_info  # noqa: E402
 
 DISPATCH = ROOT / "tests" / "speech" / "dispatch-855-BCD-TBTTTT-2021.txt"
 INTRO = "Đài Truyền thanh thành phố Phan Thiết xin thông báo"
@@ -134,30 +134,8 @@ def ffmpeg_info(config: Mapping[str, Any]) -> str:
 
 
 def machine_info(config: Mapping[str, Any]) -> dict[str, str]:
-    """CPU, memory and software versions of the machine running the benchmark."""
-    cpu = platform.processor() or platform.machine()
-    memory = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 0
-    return {
-        "CPU": cpu,
-        "cores": f"{os.cpu_count()} logical, {usable} usable",
-        "memory": memory,
-        "OS": platform.platform(),
-        "Python": platform.python_version(),
+    """The machine, the speech engine and ffmpeg the benchmark runs with, and the load."""
+    return base_machine_info() | {
         "eSpeak": espeak_info(config),
         "ffmpeg": ffmpeg_info(config),
         "load": f"{load_average()} (1, 5, 15 min) at start",

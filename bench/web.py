@@ -17,7 +17,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import random
 import re
 import shutil
@@ -55,6 +54,7 @@ from app.scripts.models import (  # noqa: E402
     ScriptVersion,
     script_targets,
 )
+from bench.machine import machine_info as base_machine_info  # noqa: E402
 
 TARGET_P95_MS = 100.0
 PASSWORD = "bench-password-2026"
@@ -438,32 +438,8 @@ REJECT_REASONS = [
 
 
 def machine_info() -> dict[str, str]:
-    """CPU, memory and software versions of the machine running the benchmark."""
-    cpu = platform.processor() or platform.machine()
-    memory = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 0
-    return {
-        "CPU": cpu,
-        "cores": f"{os.cpu_count()} logical, {usable} usable",
-        "memory": memory,
-        "OS": platform.platform(),
-        "Python": platform.python_version(),
-        "SQLite": sqlite3.sqlite_version,
-    }
+    """The machine, and the SQLite library the benchmark runs against."""
+    return base_machine_info() | {"SQLite": sqlite3.sqlite_version}
 
 
 class SqlCounter:

@@ -2,31 +2,11 @@
 
 import pytest
 
-from app.auth.service import create_token
 from app.extensions import db
 from app.scripts.models import Script, ScriptStatus, ScriptVersion
 from app.speech import service as speech
+from tests.api.conftest import assert_error
 from tests.factories import make_script, submit
-
-
-@pytest.fixture
-def api(app, users):
-    """Call the API as a named user: api("writer").post(url, json=...)."""
-
-    class Caller:
-        def __init__(self, name):
-            _, self.token = create_token(users[name], "test")
-            self.client = app.test_client()
-
-        def __getattr__(self, method):
-            def call(url, **kwargs):
-                headers = {"Authorization": f"Bearer {self.token}"}
-                return getattr(self.client, method)(url, headers=headers, **kwargs)
-
-            return call
-
-    return Caller
-
 
 NEW = {
     "title": "Kêu gọi ủng hộ Quỹ vắc xin",
@@ -39,17 +19,6 @@ NEW = {
     "valid_from": "2021-08-30",
     "valid_until": "2021-12-31",
 }
-
-
-def assert_error(response, status, code, field=None):
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert set(body) == {"error", "message", "fields"}
-    assert body["error"] == code
-    assert body["message"]
-    if field:
-        assert field in body["fields"]
-    return body
 
 
 def test_full_workflow_through_the_api(api):

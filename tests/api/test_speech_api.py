@@ -7,12 +7,11 @@ import hashlib
 import pytest
 from sqlalchemy import func, select
 
-from app.auth.service import create_token
 from app.extensions import db
 from app.scripts.models import ScriptReview, ScriptStatus
 from app.speech import service
 from app.speech.models import Render, RenderStatus
-from tests.api.test_scripts_api import assert_error
+from tests.api.conftest import assert_error
 from tests.factories import make_render, make_script
 
 TEXT = "Họp ban XYZQ lúc 7h30 tại UBND phường."
@@ -27,25 +26,6 @@ SPAN_KEYS = {
     "rule",
     "rule_label",
 }
-
-
-@pytest.fixture
-def api(app, users):
-    """Call the API as a named user, as in test_scripts_api: api("writer").post(url, json=...)."""
-
-    class Caller:
-        def __init__(self, name):
-            _, self.token = create_token(users[name], "test")
-            self.client = app.test_client()
-
-        def __getattr__(self, method):
-            def call(url, **kwargs):
-                headers = {"Authorization": f"Bearer {self.token}"}
-                return getattr(self.client, method)(url, headers=headers, **kwargs)
-
-            return call
-
-    return Caller
 
 
 def _renders() -> int:
