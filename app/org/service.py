@@ -17,7 +17,8 @@ from app.org.models import BroadcastSession, Station, StationKind, Unit
 def subtree_units(root: Unit) -> list[Unit]:
     """Return the root and all its descendants, ordered as a tree (by path)."""
     units = db.session.scalars(select(Unit).where(Unit.path.startswith(root.path))).all()
-    return sorted(units, key=lambda u: _tree_key(u, {x.id: x for x in units}))
+    by_id = {x.id: x for x in units}
+    return sorted(units, key=lambda u: _tree_key(u, by_id))
 
 
 def unit_choices(root: Unit, exclude: Unit | None = None) -> list[tuple[int, str]]:

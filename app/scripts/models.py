@@ -94,6 +94,10 @@ class Script(db.Model):
     __table_args__ = (
         Index("ix_scripts_unit_updated", "unit_id", "updated_at"),
         Index("ix_scripts_updated", "updated_at"),
+        # Covering indexes for the per-status counts and the campaign filter list: without
+        # them every list page reads every (long) script row of the subtree.
+        Index("ix_scripts_unit_status", "unit_id", "status"),
+        Index("ix_scripts_unit_campaign", "unit_id", "campaign"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

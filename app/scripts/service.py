@@ -655,13 +655,21 @@ def scripts_query(actor: User, filters: ScriptFilter):
     return query
 
 
+def _subtree_ids(actor: User):
+    """Ids of the units in the actor's subtree, as a subquery.
+
+    An IN over this lets the planner read the (unit_id, …) covering indexes of scripts; a join
+    on the path made SQLite scan every script row instead (9 times slower on 10,000 scripts).
+    """
+    return select(Unit.id).where(Unit.path.startswith(actor.unit.path))
+
+
 def campaigns_for(actor: User) -> list[str]:
     """Campaign names used in the actor's subtree, for the filter list."""
     return list(
         db.session.scalars(
             select(Script.campaign)
-            .join(Unit, Unit.id == Script.unit_id)
-            .where(Unit.path.startswith(actor.unit.path), Script.campaign != "")
+            .where(Script.unit_id.in_(_subtree_ids(actor)), Script.campaign != "")
             .group_by(Script.campaign)
             .order_by(Script.campaign)
         )
@@ -686,8 +694,7 @@ def count_by_status(actor: User) -> dict[ScriptStatus, int]:
     """Number of scripts per status in the actor's subtree."""
     rows = db.session.execute(
         select(Script.status, func.count())
-        .join(Unit, Unit.id == Script.unit_id)
-        .where(Unit.path.startswith(actor.unit.path))
+        .where(Script.unit_id.in_(_subtree_ids(actor)))
         .group_by(Script.status)
     )
     return {status: n for status, n in rows}

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from app.auth.decorators import permission_required
@@ -21,12 +31,19 @@ from app.speech.views import panel_context
 bp = Blueprint("scripts", __name__)
 
 
+def _status_counts() -> dict[ScriptStatus, int]:
+    """Scripts per status in the user's subtree, counted once per request."""
+    if "loa_status_counts" not in g:
+        g.loa_status_counts = service.count_by_status(current_user)
+    return g.loa_status_counts
+
+
 @bp.app_context_processor
 def inject_labels():
     """Labels and counters used across templates."""
     pending = 0
     if current_user.is_authenticated and can(current_user, Permission.SCRIPT_REVIEW):
-        pending = service.count_by_status(current_user).get(ScriptStatus.SUBMITTED, 0)
+        pending = _status_counts().get(ScriptStatus.SUBMITTED, 0)
     return {
         "STATUS_LABELS": STATUS_LABELS,
         "PRIORITY_LABELS": PRIORITY_LABELS,
@@ -85,7 +102,7 @@ def index():
         campaigns=service.campaigns_for(current_user),
         units=subtree_units(current_user.unit),
         base_depth=current_user.unit.depth,
-        counts=service.count_by_status(current_user),
+        counts=_status_counts(),
     )
 
 
