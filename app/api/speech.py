@@ -59,8 +59,10 @@ def start_render(script_id: int):
     station = None
     if data.get("station"):
         station = db.session.scalar(select(Station).where(Station.code == str(data["station"])))
-        if station is None:
-            errors["station"] = "Không có đài mã này."
+        if station is None or not in_scope(current_user, station.unit):
+            # The same answer for both, so codes of other units cannot be probed.
+            errors["station"] = "Không có đài mã này trong phạm vi của bạn."
+            station = None
     speed = data.get("speed", 100)
     if not isinstance(speed, int) or isinstance(speed, bool):
         errors["speed"] = "Số nguyên (phần trăm)."

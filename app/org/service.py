@@ -126,6 +126,7 @@ def update_unit(actor, unit: Unit, data: UnitInput) -> Unit:
     elif unit.parent is not None:
         raise ValidationError("Hãy chọn đơn vị cấp trên.", {"parent": "Bắt buộc."})
     old_path = unit.path
+    before = _unit_fields(unit)
     unit.code = code
     unit.name = data.name.strip()
     unit.level = data.level.strip()
@@ -135,6 +136,7 @@ def update_unit(actor, unit: Unit, data: UnitInput) -> Unit:
         new_path = data.parent.path + f"{unit.id}/"
         for member in db.session.scalars(select(Unit).where(Unit.path.startswith(old_path))):
             member.path = new_path + member.path[len(old_path) :]
+    after = _unit_fields(unit)
     record_event(
         "unit.update",
         "unit",
@@ -142,6 +144,7 @@ def update_unit(actor, unit: Unit, data: UnitInput) -> Unit:
         f"Sửa đơn vị {unit.name} ({code})",
         actor=actor,
         unit_id=unit.id,
+        details=_changes(before, after),
     )
     db.session.commit()
     return unit
@@ -182,6 +185,39 @@ def _check_speech(data: StationInput) -> None:
         errors["intro_text"] = "Tối đa 300 ký tự."
     if errors:
         raise ValidationError("Thiết lập âm thanh của đài chưa hợp lệ.", errors)
+
+
+def _unit_fields(unit: Unit) -> dict:
+    """What an audit event records of a unit."""
+    return {
+        "code": unit.code,
+        "name": unit.name,
+        "level": unit.level,
+        "active": unit.active,
+        "parent": unit.parent.code if unit.parent else None,
+    }
+
+
+def _changes(before: dict, after: dict) -> dict:
+    """The fields that changed, before and after, for an audit event."""
+    changed = [k for k in after if before.get(k) != after[k]]
+    return {"before": {k: before.get(k) for k in changed}, "after": {k: after[k] for k in changed}}
+
+
+def _station_fields(station: Station) -> dict:
+    """What an audit event records of a station's settings."""
+    return {
+        "code": station.code,
+        "name": station.name,
+        "kind": station.kind.value,
+        "unit": station.unit.code if station.unit else None,
+        "active": station.active,
+        "intro_text": station.intro_text,
+        "speech_engine": station.speech_engine,
+        "speech_voice": station.speech_voice,
+        "target_lufs": station.target_lufs,
+        "true_peak_db": station.true_peak_db,
+    }
 
 
 def _apply_speech(station: Station, data: StationInput) -> None:
@@ -232,12 +268,14 @@ def update_station(actor, station: Station, data: StationInput) -> Station:
     if not data.name.strip():
         raise ValidationError("Hãy nhập tên đài.", {"name": "Bắt buộc."})
     _check_speech(data)
+    before = _station_fields(station)
     station.code = code
     station.name = data.name.strip()
     station.kind = data.kind
     station.unit = data.unit
     station.active = data.active
     _apply_speech(station, data)
+    after = _station_fields(station)
     record_event(
         "station.update",
         "station",
@@ -245,6 +283,7 @@ def update_station(actor, station: Station, data: StationInput) -> Station:
         f"Sửa đài {station.name} ({code})",
         actor=actor,
         unit_id=data.unit.id,
+        details=_changes(before, after),
     )
     db.session.commit()
     return station

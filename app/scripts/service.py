@@ -423,6 +423,11 @@ def approve_script(actor: User, script: Script, expected_version_id: int | None 
     script = _check_reviewable(actor, script, expected_version_id)
     version = script.current_version
     render = _reviewed_render(script)
+    if speech.authored_by(render, actor):
+        raise PermissionDenied(
+            "Bạn không thể tự duyệt âm thanh có văn bản đọc hoặc câu giới thiệu do chính mình "
+            "viết; cần một người duyệt khác."
+        )
     now = clock.now()
     db.session.add(
         ScriptReview(

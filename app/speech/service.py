@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -470,6 +470,8 @@ def request_render(actor: User, script: Script, request: RenderRequest) -> Rende
     if request.station is not None and not in_scope(actor, request.station.unit):
         raise ValidationError("Đài này nằm ngoài phạm vi của bạn.", {"station": "Ngoài phạm vi."})
     options = resolve_options(request)
+    if options.intro_text:
+        options = replace(options, intro_text=spoken_intro(script.unit, options.intro_text))
     spoken = spoken_for(script)
     if not spoken.text.strip():
         raise ValidationError(
@@ -770,6 +772,33 @@ def remove_orphan_audio() -> list[Path]:
             path.unlink()
             removed.append(path)
     return removed
+
+
+def authored_by(render: Render, actor: User) -> bool:
+    """Tell whether the actor wrote what the render reads besides the version's body.
+
+    A hand-typed spoken text is part of what listeners hear, and so is an intro line typed for
+    this render instead of the station's: their author may not approve them either.
+    """
+    if render.manual_spoken:
+        authors = db.session.scalars(
+            select(SpokenOverride.author_id).where(
+                SpokenOverride.version_id == render.version_id,
+                SpokenOverride.sha256 == render.spoken_sha256,
+            )
+        ).all()
+        if actor.id in authors:
+            return True
+    if not render.intro_text or render.requested_by_id != actor.id:
+        return False
+    script = db.session.get(Script, render.script_id)
+    station_intro = render.station.intro_text if render.station else ""
+    return render.intro_text != spoken_intro(script.unit, station_intro)
+
+
+def spoken_intro(unit: Unit, text: str) -> str:
+    """The intro line as it will be read, with the unit's lexicon ("UBND xã" and the like)."""
+    return normalize_for(unit, text).spoken if text.strip() else ""
 
 
 def audio_file(render: Render) -> Path:

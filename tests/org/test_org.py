@@ -185,3 +185,33 @@ def test_station_code_must_be_unique(org):
     make_station(org.commune, code="ST-1")
     with pytest.raises(ValidationError, match="đã được dùng"):
         make_station(org.district, code="st-1")
+
+
+def test_station_changes_are_audited_with_before_and_after(users, org):
+    station = make_station(org.district, "ST-A", "Đài A")
+    data = service.StationInput(
+        code="ST-A",
+        name="Đài A",
+        kind=station.kind,
+        unit=org.district,
+        intro_text="Đài A xin thông báo",
+        target_lufs=-18.0,
+    )
+    service.update_station(users["admin"], station, data)
+    event = db.session.query(AuditEvent).filter_by(action="station.update").one()
+    assert event.details == {
+        "before": {"intro_text": "", "target_lufs": -16.0},
+        "after": {"intro_text": "Đài A xin thông báo", "target_lufs": -18.0},
+    }
+
+
+def test_unit_changes_are_audited_with_before_and_after(users, org):
+    data = service.UnitInput(
+        code="C", name="Phường Phú Thủy mới", level="Phường", parent=org.district
+    )
+    service.update_unit(users["admin"], org.commune, data)
+    event = db.session.query(AuditEvent).filter_by(action="unit.update").one()
+    assert event.details == {
+        "before": {"name": "Phường Phú Thủy"},
+        "after": {"name": "Phường Phú Thủy mới"},
+    }

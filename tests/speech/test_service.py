@@ -388,3 +388,54 @@ def test_unit_without_station_renders_without_intro(users, org):
     assert service.default_station(script) is None
     render = service.request_render(users["writer"], script, service.RenderRequest())
     assert render.intro_text == ""
+
+
+def test_supervisor_cannot_approve_spoken_text_they_typed(users, org):
+    script = make_script(users["writer"], org.district, body=SHORT)
+    service.set_spoken_override(users["supervisor"], script, "Thưa bà con, đọc khác đi.")
+    submit(users["writer"], script)
+    with pytest.raises(PermissionDenied, match="do chính mình"):
+        scripts_service.approve_script(users["supervisor"], script)
+    assert script.status == ScriptStatus.SUBMITTED
+    assert _count(ScriptReview) == 0
+    scripts_service.approve_script(users["supervisor2"], script)
+    assert script.status == ScriptStatus.APPROVED
+
+
+def test_supervisor_cannot_approve_an_intro_line_they_typed(users, org):
+    script = make_script(users["writer"], org.district, body=SHORT)
+    service.request_render(
+        users["supervisor"], script, service.RenderRequest(intro_text="Loa xã xin thông báo")
+    )
+    _run_queue()
+    scripts_service.submit_script(users["writer"], script)
+    with pytest.raises(PermissionDenied, match="câu giới thiệu"):
+        scripts_service.approve_script(users["supervisor"], script)
+    assert _count(ScriptReview) == 0
+
+
+def test_intro_line_is_read_with_the_units_lexicon(users, org):
+    station = make_station(org.district)
+    station.intro_text = "Đài TT UBND TP. Phan Thiết xin thông báo"
+    db.session.commit()
+    script = make_script(users["writer"], org.district, body=SHORT)
+    render = service.request_render(users["writer"], script, service.RenderRequest(station=station))
+    assert "Ủy ban nhân dân" in render.intro_text
+    assert "UBND" not in render.intro_text
+    assert render.station_id == station.id
+
+
+def test_speech_changes_are_in_the_audit_trail(users, org):
+    script = make_script(users["writer"], org.district, body=SHORT)
+    service.set_spoken_override(users["writer"], script, "Thưa bà con, đọc tay.")
+    service.request_render(users["writer"], script, service.RenderRequest())
+    service.set_reading_options(users["supervisor2"], org.district, {"zero_tens": "lẻ"})
+    events = {
+        e.action: e
+        for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))
+        if e.action in {"script.spoken_override", "render.request", "unit.reading_options"}
+    }
+    assert events["script.spoken_override"].actor_name == "writer"
+    assert events["script.spoken_override"].details["manual"] is True
+    assert events["render.request"].details["engine"] == "espeak"
+    assert events["unit.reading_options"].details == {"before": {}, "after": {"zero_tens": "lẻ"}}

@@ -1,0 +1,1 @@
+"""Schedules, the plan of airings, the runner and the broadcast log."""
