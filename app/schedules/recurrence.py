@@ -398,6 +398,9 @@ def from_rrule(text: str) -> Recurrence:
             raise _unreadable(f"thuộc tính {name} không được hỗ trợ")
     if dtstart is None or rule is None:
         raise _unreadable("thiếu DTSTART hoặc RRULE")
+    if "COUNT" in rule and "UNTIL" in rule:
+        # RFC 5545 forbids the pair; dateutil only warns about it.
+        raise _unreadable("RRULE không được có cả COUNT và UNTIL")
     try:
         # dateutil is the reference reader of RFC 5545: what it refuses is not a rule.
         du_rrule.rrulestr("\n".join(standard), forceset=True, tzids={TZID: LOCAL_TZ})
