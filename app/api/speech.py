@@ -52,6 +52,7 @@ def _render_json(render) -> dict:
 @bp.post("/scripts/<int:script_id>/renders")
 def start_render(script_id: int):
     """Queue a render of the current version; answers 202 with the render's id."""
+    require(current_user, Permission.SPEECH_RENDER)
     script = scripts_service.get_script(current_user, script_id)
     data = request.get_json(silent=True)
     data = {} if data is None and not request.data else _payload()

@@ -18,11 +18,14 @@ class Permission(str, Enum):
     SCRIPT_ARCHIVE = "script.archive"
     AUDIT_VIEW = "audit.view"
     LEXICON_EDIT = "lexicon.edit"
+    SPEECH_RENDER = "speech.render"
     ADMIN = "admin"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.WRITER: frozenset({Permission.SCRIPT_VIEW, Permission.SCRIPT_EDIT}),
+    Role.WRITER: frozenset(
+        {Permission.SCRIPT_VIEW, Permission.SCRIPT_EDIT, Permission.SPEECH_RENDER}
+    ),
     Role.OPERATOR: frozenset({Permission.SCRIPT_VIEW}),
     Role.SUPERVISOR: frozenset(
         {
@@ -32,6 +35,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SCRIPT_ARCHIVE,
             Permission.AUDIT_VIEW,
             Permission.LEXICON_EDIT,
+            Permission.SPEECH_RENDER,
         }
     ),
     Role.ADMIN: frozenset(
@@ -46,6 +50,7 @@ DENIED_MESSAGES = {
     Permission.SCRIPT_ARCHIVE: "Chỉ người duyệt mới được lưu trữ kịch bản.",
     Permission.AUDIT_VIEW: "Chỉ người duyệt và quản trị mới xem được nhật ký kiểm tra.",
     Permission.LEXICON_EDIT: "Chỉ người duyệt và quản trị mới sửa được từ điển phát âm.",
+    Permission.SPEECH_RENDER: "Chỉ người soạn và người duyệt mới tạo được âm thanh.",
     Permission.ADMIN: "Chỉ quản trị viên mới vào được trang này.",
 }
 

@@ -13,10 +13,32 @@ Decisions a reader of the spoken text should know:
   does not say it) and never reads the slash; the code is dropped ("skip"), spelled letter by
   letter ("read": "ca hát, u bê en đê") or expanded through the lexicon ("expand":
   "kế hoạch, Ủy ban nhân dân"; an unknown segment is spelled and warned about).
+- A slash between two numbers with a four-digit year ("1/3/2021"), or after a date word
+  ("ngày 1/3", "sáng 1/3", "Thứ Hai, 1/3"), is a date. A bare "1/3" is a date too, except that
+  a proper fraction (first number smaller) directly followed by a noun of quantity ("1/3 dân
+  số", "2/3 số hộ", "3/4 diện tích"; the list is _FRACTION_NOUN_AHEAD) is "một phần ba". A bare
+  "35/8" that cannot be a date stays a fraction.
+- A date or time that cannot exist ("ngày 32/13/2021", "31/4/2021", "tháng 13/2021", "25:00",
+  "7h75") is read as written ("ngày ba mươi hai tháng mười ba ...", "hai mươi lăm giờ") with an
+  "impossible_date" / "impossible_time" warning; never "phần" and never a raw colon. "48h"
+  without minutes is a duration ("bốn mươi tám giờ") and is not warned about.
+- "7g30" is "bảy giờ ba mươi phút"; a bare "7g" is a time only after lúc/từ/đến/tới/vào/
+  trước/sau, before sáng/trưa/chiều/tối/đêm/ngày/hôm/hằng/hàng, or in a range with another
+  "9g"; otherwise it is seven grams ("5g muối" -> "năm gam muối").
+- A dot followed by one or two digits and then a unit or "%" ("10.5 km", "3.5%") is a
+  decimal point ("mười phẩy năm ki lô mét"); "1.500 km" keeps its thousands dot. "1m75" is
+  "một mét bảy mươi lăm".
+- A numbered item at a line start ("1. Tiêm chủng", "2) ...", "II. NHIỆM VỤ" before a capitals
+  heading) is read as an announcer lists points: a full stop before it, the number, a comma
+  ("... Tiêm chủng. hai, Khai báo"), not "hai." run into the previous line.
+- Roman numerals are read after context words (quý, khóa, đại hội ...); after "thứ" ("lần thứ
+  VI", "kỳ họp thứ IV") they are ordinals ("thứ sáu", "thứ tư"). A lone "VI" is left as is.
+- The look-alike Icelandic eth "Ð"/"ð" is read as "Đ"/"đ" (span rule "letter").
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -28,6 +50,7 @@ from app.speech.numbers import (
     read_cardinal,
     read_decimal,
     read_digits,
+    read_fraction_digits,
     read_integer_text,
     read_ordinal,
     roman_to_int,
@@ -100,12 +123,14 @@ RULE_LABELS: dict[str, str] = {
     "range": "Khoảng",
     "ordinal": "Số thứ tự",
     "roman": "Số La Mã",
+    "fraction": "Phân số",
     "unit": "Đơn vị đo",
     "doc_number": "Số hiệu văn bản",
     "alnum": "Chữ và số",
     "spelled": "Đọc từng chữ cái",
     "symbol": "Ký hiệu",
     "tone_mark": "Chuẩn hóa dấu thanh",
+    "letter": "Chuẩn hóa chữ cái",
     "pause": "Ngắt nghỉ",
     "removed": "Đã bỏ",
 }
@@ -214,6 +239,16 @@ _TONE_RE = re.compile(
 def normalize_tone_marks(text: str) -> str:
     """Move tone marks in open oa/oe/uy rhymes to the first vowel; the length is unchanged."""
     return _TONE_RE.sub(lambda m: _TONE_TABLE.get(m.group(1), m.group(1)), text)
+
+
+# Look-alike letters pasted from fonts and old encodings: the Icelandic eth "Ð"/"ð"
+# (U+00D0/U+00F0) stands for "Đ"/"đ" (U+0110/U+0111). One character each, so offsets hold.
+_LETTER_FOLD = str.maketrans({"\u00d0": "\u0110", "\u00f0": "\u0111"})
+
+
+def fold_letters(text: str) -> str:
+    """Replace look-alike letters by the Vietnamese ones ("Ðà" -> "Đà"); the length is unchanged."""
+    return text.translate(_LETTER_FOLD)
 
 
 # --------------------------------------------------------------------------- letters, syllables
@@ -433,14 +468,23 @@ _NUM = (
 _PER_WORDS = "người|hộ|ngày|tháng|năm|tuần|giờ|lần|suất|con|kg|km|lít|tấn|ha|m2"
 _ROMAN_KEYWORDS = (
     "quý|giai đoạn|khóa|thế kỷ|thế kỉ|chương|phần|mục|đại hội|kỳ họp|kỳ|tập|phụ lục|hạng|loại"
-    "|nhóm|cấp|vùng|khu vực|đợt"
+    "|nhóm|cấp|vùng|khu vực|đợt|thứ"
 )
 
 # Alternatives are tried in order at each position, so the specific ones come first.
 _PATTERNS: list[tuple[str, str]] = [
+    # "1. Tiêm chủng" / "II. NHIỆM VỤ" at a line start: a numbered item, not a sentence stop.
+    (
+        "item",
+        r"(?:\A|(?<=\n))[^\S\n]*(?:(?P<item_n>\d{1,2})[.)]|(?P<item_r>[IVX]{1,4})\.)"
+        r"[^\S\n]+(?=[^\W\d_])",
+    ),
     ("bullet", r"(?:\A|(?<=\n))[^\S\n]*[-•*+–—·▪●◦►][^\S\n]+"),
     ("ws", r"\s*\n|[^\S\n]{2,}|[^\S \n]"),
     ("invisible", r"[\u200b-\u200f\u2060\ufeff]+"),
+    # A minus sign after a space, a bracket or at a line start ("-5°C"): a bullet "-" is
+    # always followed by a space, so "-" glued to a digit is a sign.
+    ("minus", r"(?<![^\s(])[-−](?=\d)"),
     ("bad", rf"[^{_ALLOWED}]+"),
     ("url", r"(?:https?://|www\.)[^\s<>\"“”()\[\]]*[^\s<>\"“”()\[\].,;:!?'’]"),
     ("email", r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
@@ -470,7 +514,8 @@ _PATTERNS: list[tuple[str, str]] = [
     ("daymonth", rf"{_NO_NUM_BEFORE}(?P<dm_d>\d{{1,2}})/(?P<dm_m>\d{{1,2}}){_NO_NUM_AFTER}"),
     (
         "time",
-        r"(?<![\w/.,:])(?P<t_h>\d{1,2})(?:[hH](?P<t_hm>\d{2})?|:(?P<t_m>\d{2})(?::(?P<t_s>\d{2}))?)"
+        r"(?<![\w/.,:])(?P<t_h>\d{1,2})"
+        r"(?:(?P<t_u>[hHg])(?P<t_hm>\d{2})?|:(?P<t_m>\d{2})(?::(?P<t_s>\d{2}))?)"
         r"(?![\w:]|[.,]\d)",
     ),
     (
@@ -478,24 +523,40 @@ _PATTERNS: list[tuple[str, str]] = [
         rf"{_NO_NUM_BEFORE}(?P<hot_p>1[89]00)[ .]?(?P<hot_r>\d{{3,4}}(?:[ .]\d{{2,4}})?)"
         rf"{_NO_NUM_AFTER}",
     ),
+    # A landline with its area code in brackets: "(0252) 3822 123".
+    (
+        "phone_paren",
+        r"\((?P<pp_a>0\d{1,3})\)[^\S\n]?(?P<pp_r>\d{2,4}(?:[ .-]?\d{2,4}){0,3})"
+        rf"{_NO_NUM_AFTER}",
+    ),
     ("phone", rf"(?<![\w/.,+])(?:\+84[ .-]?|0)\d{{2,3}}(?:[ .-]?\d{{2,4}}){{1,4}}{_NO_NUM_AFTER}"),
+    # "10.5 km", "3.5%": a dot with one or two digits after it, then a unit, is a decimal
+    # point written the English way ("1.500 km" keeps its thousands dot).
+    (
+        "dotdec",
+        r"(?<![\d.,])(?P<dd_v>\d+\.\d{1,2})"
+        rf"(?:(?P<dd_pct>[^\S\n]*%)|[^\S\n]?(?P<dd_unit>{_UNIT_RE})(?![\w²³]))",
+    ),
     ("section", r"(?<![\d.,])\d+(?:\.\d+)+(?!\d)"),
+    # A height: "1m75" is "một mét bảy mươi lăm".
+    ("height", r"(?<![\w.,])(?P<ht_m>\d)m(?P<ht_c>\d{2})(?!\w)"),
     (
         "alnum",
         r"(?<!\w)(?=[A-Za-zĐđ]*\d)(?=\d*[A-Za-zĐđ])"
         rf"(?!\d+(?:,\d+)?(?:{_UNIT_RE})(?![\w²³]))[A-Za-zĐđ\d]+(?!\w)",
     ),
     ("num", _NUM),
-    ("range", r"(?:(?<=\d)|(?<=\d[hH%]))[^\S\n]*[-–][^\S\n]*\n?[^\S\n]*(?=\d)"),
-    # A minus sign after a space ("nhiệt độ -5°C"); at a line start "-" is a bullet instead.
-    ("minus", r"(?<=[ (])[-−](?=\d)"),
+    ("range", r"(?:(?<=\d)|(?<=\d[hHg%]))[^\S\n]*[-–][^\S\n]*\n?[^\S\n]*(?=\d)"),
     ("endmark", r"\./\."),
+    # "v.v." (vân vân, etc.); "v.v..." leaves its ellipsis to the pause rule.
+    ("etc", r"(?<![\w.])v\.[^\S\n]?v(?P<etc_dot>\.(?!\.))?(?!\w)"),
     ("ellipsis", r"\.{3,}|…"),
     (
         "dash",
         r"[^\S\n]*[–—][^\S\n]*|[^\S\n]+-(?:[^\S\n]+|(?=[^\W\d_]))|(?<=[^\W\d_])-[^\S\n]+",
     ),
-    ("hyphen", r"(?<=[A-ZĐ0-9])-(?=[A-ZĐ])"),
+    # Inside a code ("KH-UBND") or between a figure and letters ("2019-nCoV").
+    ("hyphen", r"(?<=[A-ZĐ0-9])-(?=[A-ZĐ])|(?<=\d)-(?=[^\W\d_])"),
     ("amp", r"&"),
     ("at", r"@"),
     ("quote", r"[\"“”„«»]|(?<![^\W_])['‘’]|['‘’](?![^\W_])"),
@@ -511,7 +572,7 @@ _PATTERNS: list[tuple[str, str]] = [
 # may be a lexicon term, an address, a code or Covid; testing that first lets the scanner
 # skip ordinary lower-case words at C speed. LEX is replaced by the lexicon trie.
 _TRIGGER = (
-    rf"(?=[^\w \n,;:()!?]|[^{_ALLOWED}]|\n|\d|[ ](?=[\s\-–—])"
+    rf"(?=[^\w \n,;:()!?]|[^{_ALLOWED}]|\n|\d|\(0|[ ](?=[\s\-–—])"
     r"|(?<!\w)(?:(?<!&)LEX|[A-Za-z0-9_%+-]*(?:[@:/\d]|\.[A-Za-z0-9])|[cC][oO][vV]|[tT][pPxX]\."
     rf"|{_UPPER}(?:{_UPPER}|(?!\w))))"
 )
@@ -535,6 +596,26 @@ _RANK_WORDS = {"hạng", "giải"}
 _EMERGENCY = {"111", "112", "113", "114", "115"}
 _DIGIT_AHEAD = re.compile(r"[^\S\n]*\d")
 _WORD_AHEAD = re.compile(rf"[^\S\n]+{_LETTERS}")
+# A bare "1/3" is a day and month unless a noun of quantity follows it ("1/3 dân số") and
+# nothing before it says date: "ngày", a part of the day, or a weekday ("thứ Hai, 1/3").
+_DATE_CONTEXT_BEFORE = re.compile(
+    r"(?<!\w)(?i:ngày|hôm|nay|mai|sáng|trưa|chiều|tối|đêm|lúc|vào|chủ nhật"
+    r"|thứ[^\S\n]+(?:hai|ba|tư|năm|sáu|bảy|[2-7]))(?:[^\S\n]*[,(])?[^\S\n]*\Z"
+)
+_FRACTION_NOUN_AHEAD = re.compile(
+    r"[^\S\n]+(?i:dân số|số|tổng|hộ|người|nhân khẩu|diện tích|dung tích|khối lượng|lượng"
+    r"|sản lượng|lực lượng|quân số|thời gian|thời lượng|kinh phí|ngân sách|vốn|giá trị|chiều dài"
+    r"|quãng đường|đoạn|chặng|phần|học sinh|sinh viên|cán bộ|công chức|đảng viên|đại biểu"
+    r"|thành viên|cử tri|lao động|trường hợp|ca|bệnh nhân|doanh nghiệp|gia đình|đơn vị|địa phương"
+    r"|xã|phường|thôn|ấp|trường|lớp|cơ sở|dự án|nhiệm kỳ|đất|rừng|còn lại)(?!\w)"
+)
+# "7g" is seven o'clock only where a time is expected; elsewhere it is seven grams.
+_G_TIME_BEFORE = re.compile(
+    r"(?:(?<!\w)(?i:lúc|từ|đến|tới|vào|trước|sau)|\dg(?:\d\d)?[^\S\n]*[-–])[^\S\n]*\Z"
+)
+_G_TIME_AFTER = re.compile(
+    r"[^\S\n]*(?:[-–][^\S\n]*\d{1,2}g|(?i:sáng|trưa|chiều|tối|đêm|ngày|hôm|hằng|hàng)(?!\w))"
+)
 _PAUSE_END = ".,;:!?…"
 _NO_SPACE_BEFORE = ".,;:!?)…"
 
@@ -562,7 +643,7 @@ def _prepare_lexicon(lexicon: Mapping[str, str]) -> dict[str, str]:
     """Normalise lexicon keys like the text (NFC, tone marks) so that they match it."""
     prepared = {}
     for term, spoken in lexicon.items():
-        key = normalize_tone_marks(unicodedata.normalize("NFC", str(term)).strip())
+        key = normalize_tone_marks(fold_letters(unicodedata.normalize("NFC", str(term)).strip()))
         if key:
             prepared[key] = unicodedata.normalize("NFC", str(spoken)).strip()
     return prepared
@@ -687,7 +768,7 @@ class _Normalizer:
         self, text: str, lexicon: dict[str, str], scanner: re.Pattern, options: ReadingOptions
     ) -> None:
         self.text = text
-        self.work = normalize_tone_marks(text)
+        self.work = normalize_tone_marks(fold_letters(text))
         self.lexicon = lexicon
         self.scanner = scanner
         self.options = options
@@ -696,6 +777,7 @@ class _Normalizer:
         self.warnings: list[Warning] = []
         self.last_phone_end = -1
         self.handlers: dict[str, Callable[[re.Match], int | None]] = {
+            "item": self._item,
             "bullet": self._bullet,
             "ws": self._ws,
             "invisible": self._removed,
@@ -713,13 +795,17 @@ class _Normalizer:
             "daymonth": self._daymonth,
             "time": self._time,
             "hotline": self._hotline,
+            "phone_paren": self._phone_paren,
             "phone": self._phone,
+            "dotdec": self._dotdec,
             "section": self._section,
+            "height": self._height,
             "alnum": self._alnum,
             "num": self._num,
             "range": self._range,
             "minus": self._symbol("âm"),
             "endmark": self._endmark,
+            "etc": self._etc,
             "ellipsis": self._ellipsis,
             "dash": self._dash,
             "hyphen": self._removed,
@@ -796,10 +882,12 @@ class _Normalizer:
         """Emit a gap word by word so that each re-marked word gets its own span."""
         pos = start
         for word in _WORD_RE.finditer(self.work, start, end):
-            if self.text[word.start() : word.end()] != word.group():
+            written = self.text[word.start() : word.end()]
+            if written != word.group():
                 if word.start() > pos:
                     self.out.emit(pos, word.start(), self.work[pos : word.start()], None)
-                self.out.emit(word.start(), word.end(), word.group(), "tone_mark")
+                rule = "letter" if fold_letters(written) != written else "tone_mark"
+                self.out.emit(word.start(), word.end(), word.group(), rule)
                 pos = word.end()
         if pos < end:
             self.out.emit(pos, end, self.work[pos:end], None)
@@ -830,6 +918,30 @@ class _Normalizer:
         # At the end of a sentence the trailing dots end it; inside one they are a breath.
         ends_sentence = _SENTENCE_AHEAD.match(self.work, match.end()) is not None
         self.out.pause(match.start(), match.end(), "." if ends_sentence else ",")
+        return match.end()
+
+    def _item(self, match: re.Match) -> int | None:
+        """A numbered item at a line start: a stop before it, the number and a breath after."""
+        if match.group("item_n"):
+            value = int(match.group("item_n"))
+        else:
+            value = roman_to_int(match.group("item_r"))
+            # "V. Lê" may be an initial; a Roman heading number comes before a capitals heading.
+            if value is None or not self.work[match.end() : match.end() + 2].isupper():
+                return None
+        spoken = read_cardinal(value, **self.style) + ","
+        if self.out.length and self.out.last not in _PAUSE_END:
+            spoken = ". " + spoken
+        self.out.emit(match.start(), match.end(), spoken, "ordinal")
+        self.out.space(match.end(), match.end(), False)
+        return match.end()
+
+    def _etc(self, match: re.Match) -> int:
+        # A final "v.v." also ends its sentence.
+        ends_sentence = match.group("etc_dot") and _SENTENCE_AHEAD.match(self.work, match.end())
+        self.out.emit(
+            match.start(), match.end(), "vân vân." if ends_sentence else "vân vân", "lexicon"
+        )
         return match.end()
 
     def _endmark(self, match: re.Match) -> int:
@@ -901,7 +1013,10 @@ class _Normalizer:
         ):
             self.out.emit(start, end, self._unknown_code(start, end), "spelled")
             return end
-        rule = "tone_mark" if self.text[start:end] != word else None
+        written = self.text[start:end]
+        rule = None
+        if written != word:
+            rule = "letter" if fold_letters(written) != written else "tone_mark"
         self.out.emit(start, end, word, rule)
         return end
 
@@ -981,6 +1096,21 @@ class _Normalizer:
     def _year(self, year: str) -> str:
         return read_cardinal(int(year), **self.style)
 
+    def _dotdec(self, match: re.Match) -> int:
+        spoken = read_decimal(match.group("dd_v").replace(".", ","), **self.style)
+        if match.group("dd_pct"):
+            spoken, rule = spoken + " phần trăm", "percent"
+        else:
+            spoken, rule = f"{spoken} {_UNITS[match.group('dd_unit')]}", "unit"
+        self.out.emit(match.start(), match.end(), spoken, rule)
+        return match.end()
+
+    def _height(self, match: re.Match) -> int:
+        metres = read_cardinal(int(match.group("ht_m")), **self.style)
+        spoken = f"{metres} mét {read_fraction_digits(match.group('ht_c'), **self.style)}"
+        self.out.emit(match.start(), match.end(), spoken, "unit")
+        return match.end()
+
     def _section(self, match: re.Match) -> int | None:
         if _THOUSANDS_ONLY.fullmatch(match.group()):
             return None
@@ -995,27 +1125,51 @@ class _Normalizer:
         return match.end()
 
     def _date(self, match: re.Match) -> int | None:
-        day, month = int(match.group("d_d")), int(match.group("d_m"))
-        if not (1 <= day <= 31 and 1 <= month <= 12):
-            return None
+        day, month, year = int(match.group("d_d")), int(match.group("d_m")), match.group("d_y")
+        if not _is_real_date(day, month, int(year)):
+            # "30.15.2021" may be a section number; "32/13/2021" is a date nobody can keep.
+            if match.group("d_sep") == ".":
+                return None
+            self._warn_impossible_date(match)
         spoken = f"{read_cardinal(day, **self.style)} tháng {self._month(month)}"
-        spoken += f" năm {self._year(match.group('d_y'))}"
+        spoken += f" năm {self._year(year)}"
         self._emit_date(match, spoken, "ngày")
         return match.end()
 
     def _daymonth(self, match: re.Match) -> int | None:
         day, month = int(match.group("dm_d")), int(match.group("dm_m"))
-        if not (1 <= day <= 31 and 1 <= month <= 12):
-            return None
+        end = match.end()
+        dated = _DATE_CONTEXT_BEFORE.search(self.work, max(0, match.start() - 24), match.start())
+        if not dated and day < month and _FRACTION_NOUN_AHEAD.match(self.work, end):
+            # "2/3 số hộ": a proper fraction before a noun of quantity; a quarter is "phần tư".
+            spoken = f"{read_cardinal(day, **self.style)} phần {self._month(month)}"
+            self.out.emit(match.start(), end, spoken, "fraction")
+            return end
+        if not _is_real_date(day, month):
+            if not dated:
+                # "35/8" with nothing saying date is a fraction.
+                return None
+            self._warn_impossible_date(match)
         self._emit_date(
             match, f"{read_cardinal(day, **self.style)} tháng {self._month(month)}", "ngày"
         )
-        return match.end()
+        return end
+
+    def _warn_impossible_date(self, match: re.Match) -> None:
+        self._warn(
+            match.start(),
+            match.end(),
+            "impossible_date",
+            f"Không có ngày “{match.group()}”: hãy kiểm tra lại ngày và tháng.",
+        )
 
     def _monthyear(self, match: re.Match) -> int | None:
         month = int(match.group("my_m"))
         if not 1 <= month <= 12:
-            return None
+            if self._prev_word(match.start()) != "tháng":
+                return None
+            # "tháng 13/2021" is read as written and shown to the writer.
+            self._warn_impossible_date(match)
         year = self._year(match.group("my_y"))
         if self._prev_word(match.start()) == "quý" and month <= 4:
             # "quý 3/2021" is a quarter, not March.
@@ -1036,8 +1190,25 @@ class _Normalizer:
         hour = int(match.group("t_h"))
         minute = match.group("t_hm") or match.group("t_m")
         second = match.group("t_s")
-        if hour > 24 or (minute and int(minute) > 59) or (second and int(second) > 59):
+        if match.group("t_u") == "g" and not minute and not self._is_g_time(match):
             return None
+        impossible = (
+            hour > 24
+            or (minute and int(minute) > 59)
+            or (second and int(second) > 59)
+            or (hour == 24 and bool((minute and int(minute)) or (second and int(second))))
+        )
+        if impossible:
+            if match.group("t_u") == "g" and not minute:
+                return None
+            # "48h" without minutes is a duration: forty-eight hours.
+            if minute or second:
+                self._warn(
+                    match.start(),
+                    match.end(),
+                    "impossible_time",
+                    f"Không có giờ “{match.group()}”: hãy kiểm tra lại giờ và phút.",
+                )
         spoken = f"{read_cardinal(hour, **self.style)} giờ"
         if minute and int(minute):
             spoken += f" {read_cardinal(int(minute), **self.style)} phút"
@@ -1076,6 +1247,28 @@ class _Normalizer:
         self.last_phone_end = end
         return end
 
+    def _is_g_time(self, match: re.Match) -> bool:
+        """Whether "7g" is a time ("lúc 7g", "7g sáng", "7g-9g") rather than grams."""
+        start = match.start()
+        return bool(
+            _G_TIME_BEFORE.search(self.work, max(0, start - 16), start)
+            or _G_TIME_AFTER.match(self.work, match.end())
+        )
+
+    def _phone_paren(self, match: re.Match) -> int | None:
+        area, rest = match.group("pp_a"), match.group("pp_r")
+        groups = [area, *(g for g in re.split(r"[ .-]", rest) if g)]
+        if sum(len(group) for group in groups) not in (10, 11):
+            return None
+        if len(groups) == 2:
+            # "(028) 38221234": the subscriber number is said in two halves.
+            cut = len(rest) - 4
+            groups = [area, rest[:cut], rest[cut:]]
+        spoken = ", ".join(read_digits(group) for group in groups)
+        self.out.emit(match.start(), match.end(), spoken, "phone")
+        self.last_phone_end = match.end()
+        return match.end()
+
     @staticmethod
     def _span_of_groups(written: str, taken: int, international: bool) -> int:
         """Length of the written phone number that holds its first `taken` digit groups."""
@@ -1100,8 +1293,12 @@ class _Normalizer:
         if value is None:
             self.out.emit(start, end, self.work[start:end], None)
             return end
-        if self._prev_word(start) == "hạng":
+        prev = self._prev_word(start)
+        if prev == "hạng":
             spoken = read_ordinal(value, rank=True, **self.style)
+        elif prev == "thứ":
+            # "Đại hội lần thứ VI", "kỳ họp thứ IV": thứ sáu, thứ tư, thứ nhất.
+            spoken = read_ordinal(value, **self.style)
         else:
             spoken = read_cardinal(value, **self.style)
         year = _ROMAN_YEAR.match(self.work, end)
@@ -1171,6 +1368,11 @@ class _Normalizer:
                 words.append(self._unknown_code(pos, pos + len(part)))
             pos += len(part) + 1
         return " và ".join(words)
+
+
+def _is_real_date(day: int, month: int, year: int = 2024) -> bool:
+    """Whether a day and month exist (in the year if given; 29/2 without a year is allowed)."""
+    return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
 
 
 def normalize(

@@ -462,8 +462,7 @@ def _reusable(cache_key: str) -> Render | None:
 
 def request_render(actor: User, script: Script, request: RenderRequest) -> Render:
     """Queue a render of the current version (or reuse identical audio at once)."""
-    if not (can(actor, Permission.SCRIPT_EDIT) or can(actor, Permission.SCRIPT_REVIEW)):
-        raise PermissionDenied("Vai trò của bạn không được tạo âm thanh cho kịch bản.")
+    require(actor, Permission.SPEECH_RENDER)
     require_scope(actor, script.unit, "Kịch bản")
     if script.status == ScriptStatus.ARCHIVED:
         raise ValidationError("Kịch bản đã lưu trữ, không tạo âm thanh được nữa.")

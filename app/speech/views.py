@@ -127,7 +127,7 @@ def save_spoken(script_id: int):
 
 
 @bp.post("/scripts/<int:script_id>/renders")
-@permission_required(Permission.SCRIPT_VIEW)
+@permission_required(Permission.SPEECH_RENDER)
 def start_render(script_id: int):
     """Queue a render of the current version with the chosen settings."""
     script = _script(script_id)

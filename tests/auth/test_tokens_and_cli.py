@@ -2,10 +2,15 @@
 
 import hashlib
 
+from sqlalchemy import func, select
+
 from app.auth.models import ApiToken, Role, User
 from app.auth.service import create_token
 from app.extensions import db
+from app.scripts.models import Script, ScriptVersion
+from app.speech.models import Render
 from tests.conftest import login
+from tests.factories import make_script
 
 
 def test_token_is_shown_once_and_stored_hashed(login_as, users):
@@ -31,6 +36,37 @@ def test_revoked_token_no_longer_works(client, login_as, users):
         "message": "Mã truy cập API không hợp lệ hoặc đã bị thu hồi.",
         "fields": {},
     }
+
+
+def test_revoked_token_cannot_write_and_nothing_is_stored(client, login_as, users, org):
+    script = make_script(users["writer"], org.district)
+    token, plaintext = create_token(users["writer"], "thử")
+    login_as("writer").post(f"/account/tokens/{token.id}/revoke")
+    assert token.revoked_at is not None
+    headers = {"Authorization": f"Bearer {plaintext}"}
+
+    def count(model):
+        return db.session.scalar(select(func.count()).select_from(model))
+
+    before = (count(Script), count(ScriptVersion), count(Render))
+    new_script = {"title": "Thông báo", "body": "Nội dung thông báo.", "unit": "D"}
+    created = client.post("/api/v1/scripts", json=new_script, headers=headers)
+    rendered = client.post(f"/api/v1/scripts/{script.id}/renders", json={}, headers=headers)
+    for response in (created, rendered):
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="loa"'
+        assert response.get_json() == {
+            "error": "unauthorized",
+            "message": "Mã truy cập API không hợp lệ hoặc đã bị thu hồi.",
+            "fields": {},
+        }
+    assert (count(Script), count(ScriptVersion), count(Render)) == before
+    # The same requests with a live token do write: the 401s above are the revocation's.
+    _, live = create_token(users["writer"], "mới")
+    headers = {"Authorization": f"Bearer {live}"}
+    assert client.post("/api/v1/scripts", json=new_script, headers=headers).status_code == 201
+    assert client.post(f"/api/v1/scripts/{script.id}/renders", headers=headers).status_code == 202
+    assert (count(Script), count(Render)) == (before[0] + 1, before[2] + 1)
 
 
 def test_user_cannot_revoke_someone_elses_token(login_as, users):

@@ -135,6 +135,22 @@ PERCENT_AND_UNITS = [
     case("3 tấn", "ba tấn", "tonne-word"),
     case("5 lít", "năm lít", "litre-word"),
     case("2 hay 3", "hai hay ba", "ha-prefix-is-not-hectare"),
+    case("-5°C ban đêm", "âm năm độ C ban đêm", "below-zero-at-text-start"),
+    case("Nhiệt độ:\n-5°C", "Nhiệt độ: âm năm độ C", "below-zero-at-line-start"),
+    case("(-2°C)", "(âm hai độ C)", "below-zero-in-brackets"),
+    case("nhiệt độ \u22125°C", "nhiệt độ âm năm độ C", "below-zero-unicode-minus"),
+    case("từ -5 đến -2°C", "từ âm năm đến âm hai độ C", "below-zero-range-in-words"),
+    case("1m75", "một mét bảy mươi lăm", "height-m"),
+    case("cao 1m05", "cao một mét không năm", "height-leading-zero"),
+    case("10.5 km", "mười phẩy năm ki lô mét", "dot-decimal-with-unit"),
+    case("10.5km", "mười phẩy năm ki lô mét", "dot-decimal-glued-unit"),
+    case("2.25 ha", "hai phẩy hai mươi lăm héc ta", "dot-decimal-two-digits"),
+    case("3.5%", "ba phẩy năm phần trăm", "dot-decimal-percent"),
+    case("1.500 km", "một nghìn năm trăm ki lô mét", "thousands-dot-with-unit"),
+    case("1.500m2", "một nghìn năm trăm mét vuông", "thousands-dot-glued-unit"),
+    case("1.234,5 kg", "một nghìn hai trăm ba mươi tư phẩy năm ki lô gam", "both-separators"),
+    case("mục 1.5 Kế hoạch", "mục một chấm năm Kế hoạch", "dot-without-unit-is-a-section"),
+    case("5g muối", "năm gam muối", "grams-are-not-a-time"),
 ]
 
 
@@ -166,6 +182,17 @@ DATES = [
     ),
     case("quý 3/2021", f"quý ba năm {YEAR_2021}", "quarter-arabic"),
     case("35/8", "ba mươi lăm phần tám", "impossible-date-is-a-fraction"),
+    case("1/3 dân số", "một phần ba dân số", "fraction-before-dan-so"),
+    case("2/3 số hộ", "hai phần ba số hộ", "fraction-before-so-ho"),
+    case("hơn 3/4 diện tích", "hơn ba phần tư diện tích", "fraction-before-dien-tich"),
+    case("có đến 2/3 số hộ", "có đến hai phần ba số hộ", "fraction-after-den"),
+    case("ngày 1/3", "ngày một tháng ba", "day-month-after-ngay"),
+    case("ngày 1/3 dân số", "ngày một tháng ba dân số", "ngay-wins-over-fraction-noun"),
+    case("Thứ Hai, 1/3 số hộ", "Thứ Hai, ngày một tháng ba số hộ", "weekday-makes-a-date"),
+    case("1/3/2021 dân số", f"ngày một tháng ba năm {YEAR_2021} dân số", "year-makes-a-date"),
+    case("1/3", "ngày một tháng ba", "bare-day-month-stays-a-date"),
+    case("30/4 là", "ngày ba mươi tháng tư là", "date-before-other-word"),
+    case("5/3 số hộ", "ngày năm tháng ba số hộ", "improper-pair-stays-a-date"),
 ]
 
 
@@ -184,6 +211,11 @@ TIMES = [
     case("7h-9h", "bảy giờ đến chín giờ", "range-of-hours"),
     case("17h30 - 19h00", "mười bảy giờ ba mươi phút đến mười chín giờ", "spaced-range"),
     case("8:05:30", "tám giờ năm phút ba mươi giây", "seconds"),
+    case("7g30", "bảy giờ ba mươi phút", "g-with-minutes"),
+    case("lúc 7g", "lúc bảy giờ", "g-after-luc"),
+    case("7g sáng", "bảy giờ sáng", "g-before-part-of-day"),
+    case("7g-9g", "bảy giờ đến chín giờ", "g-range"),
+    case("trong 48h", "trong bốn mươi tám giờ", "hours-as-duration"),
 ]
 
 
@@ -301,6 +333,12 @@ PHONES = [
         "cộng tám bốn, chín ba bảy, chín ba tám, ba tám ba",
         "international",
     ),
+    case("(0252) 3822 123", "không hai năm hai, ba tám hai hai, một hai ba", "area-code-brackets"),
+    case(
+        "ĐT: (028) 38221234.",
+        "điện thoại: không hai tám, ba tám hai hai, một hai ba bốn.",
+        "area-code-brackets-unspaced",
+    ),
 ]
 
 
@@ -360,6 +398,9 @@ MIXED = [
     case("tải App", "tải áp", "app"),
     case("ứng dụng PC-Covid", "ứng dụng pê xê cô vít", "pc-covid"),
     case("mã QR", "mã qui a", "qr"),
+    case("2019-nCoV", "hai nghìn không trăm mười chín en cô vi", "2019-ncov"),
+    case("2019-nCoV", "hai ngàn không trăm mười chín en cô vi", "2019-ncov-ngan", thousand="ngàn"),
+    case("vắc xin mRNA", "vắc xin em e rờ en a", "mrna"),
 ]
 
 
@@ -408,6 +449,12 @@ ROMAN = [
     case("Vitamin C", "Vitamin C", "inside-word-untouched"),
     case("Tôi I", "Tôi I", "i-not-one-outside-context"),
     case("đội II", "đội II", "no-context-keyword"),
+    case("Đại hội VI", "Đại hội sáu", "congress"),
+    case("ĐẠI HỘI VI", "ĐẠI HỘI sáu", "congress-heading"),
+    case("\u00d0ại hội VI", "Đại hội sáu", "congress-with-eth"),
+    case("Đại hội lần thứ VI", "Đại hội lần thứ sáu", "lan-thu-is-ordinal"),
+    case("kỳ họp thứ IV", "kỳ họp thứ tư", "ky-hop-thu"),
+    case("khóa VI", "khóa sáu", "term-vi"),
 ]
 
 
@@ -441,6 +488,12 @@ LEXICON = [
         "Trung tâm thông tin, Văn phòng Ủy ban nhân dân tỉnh",
         "dash-glued-to-code",
     ),
+    case("Đ/c Nguyễn Văn A", "đồng chí Nguyễn Văn A", "dong-chi"),
+    case("các đ/c lãnh đạo", "các đồng chí lãnh đạo", "dong-chi-lower"),
+    case("chó, mèo v.v. đều phải", "chó, mèo vân vân đều phải", "vv-inside-sentence"),
+    case("chó, mèo v.v.", "chó, mèo vân vân.", "vv-ends-sentence"),
+    case("chó, mèo v.v. Sau đó", "chó, mèo vân vân. Sau đó", "vv-before-next-sentence"),
+    case("chó, mèo v.v...", "chó, mèo vân vân.", "vv-with-ellipsis"),
 ]
 
 
@@ -546,6 +599,19 @@ PUNCTUATION_AND_LAYOUT = [
         "slash-per-unit-is-moi",
     ),
     case("cá nhân và/hoặc tổ chức", "cá nhân và hoặc tổ chức", "slash-between-words-is-silent"),
+    case(
+        "1. Tiêm chủng\n2. Khai báo",
+        "một, Tiêm chủng. hai, Khai báo",
+        "numbered-items-pause-then-number",
+    ),
+    case("Gồm:\n1) Tiêm\n2) Khai báo", "Gồm: một, Tiêm. hai, Khai báo", "bracket-numbered-items"),
+    case("Kết quả.\n\n2. Khai báo", "Kết quả. hai, Khai báo", "numbered-item-after-stop"),
+    case(
+        "I. MỤC ĐÍCH\n1. Mục đích",
+        "một, MỤC ĐÍCH. một, Mục đích",
+        "roman-heading-then-item",
+    ),
+    case("V. Lê", "V. Lê", "initial-is-not-a-roman-item"),
 ]
 
 
@@ -568,6 +634,8 @@ TONE_MARKS = [
     case("quý vị", "quý vị", "qu-is-an-onset"),
     case("hoàn thành", "hoàn thành", "final-consonant-unchanged"),
     case("va\u0300 ca\u0301c", "và các", "decomposed-input-is-composed"),
+    case("\u00d0à Lạt", "\u0110à Lạt", "eth-is-folded-to-d-bar"),
+    case("\u00f0ồng chí", "\u0111ồng chí", "lower-eth-is-folded"),
 ]
 
 
@@ -584,6 +652,58 @@ def test_tone_mark_change_has_a_span() -> None:
 
 
 # --------------------------------------------------------------------------- warnings
+
+IMPOSSIBLE = [
+    pytest.param(
+        "ngày 32/13/2021",
+        f"ngày ba mươi hai tháng mười ba năm {YEAR_2021}",
+        "impossible_date",
+        id="day-32-month-13",
+    ),
+    pytest.param(
+        "31/4/2021",
+        f"ngày ba mươi mốt tháng tư năm {YEAR_2021}",
+        "impossible_date",
+        id="april-31",
+    ),
+    pytest.param(
+        "29-2-2021",
+        f"ngày hai mươi chín tháng hai năm {YEAR_2021}",
+        "impossible_date",
+        id="feb-29-not-leap",
+    ),
+    pytest.param("ngày 35/8", "ngày ba mươi lăm tháng tám", "impossible_date", id="ngay-day-35"),
+    pytest.param(
+        "tháng 13/2021",
+        f"tháng mười ba năm {YEAR_2021}",
+        "impossible_date",
+        id="month-13",
+    ),
+    pytest.param("25:00", "hai mươi lăm giờ", "impossible_time", id="hour-25"),
+    pytest.param("lúc 7h75", "lúc bảy giờ bảy mươi lăm phút", "impossible_time", id="minute-75"),
+    pytest.param("24:30", "hai mươi tư giờ ba mươi phút", "impossible_time", id="past-midnight"),
+]
+
+
+@pytest.mark.parametrize(("written", "expected", "code"), IMPOSSIBLE)
+def test_impossible_dates_and_times_are_read_as_written_and_warned(
+    written: str, expected: str, code: str
+) -> None:
+    """A date or time that cannot exist is read neutrally, never "phần" or ":", and flagged."""
+    result = normalize(written)
+    assert result.spoken == expected
+    assert "phần" not in result.spoken and ":" not in result.spoken
+    [warning] = result.warnings
+    assert warning.code == code
+    assert warning.token in written and warning.token in warning.message
+    assert warning.message.startswith("Không có ")
+    check_offsets(written, result)
+
+
+def test_leap_day_is_a_real_date() -> None:
+    """29/2 exists in leap years and, without a year, is not questioned."""
+    assert normalize("29/2/2024").warnings == []
+    assert normalize("ngày 29/2").warnings == []
 
 
 def test_emoji_is_removed_with_a_warning() -> None:
@@ -633,6 +753,29 @@ def test_spans_point_at_input_and_output() -> None:
     assert (date.start, date.end, date.original) == (5, 14, "16/4/2021")
     assert date.spoken == f"mười sáu tháng tư năm {YEAR_2021}"
     assert date.rule_label == "Ngày tháng"
+
+
+def test_review_fixes_keep_offsets_right() -> None:
+    """Spans and warnings of the newer rules point at their own text in input and output."""
+    text = (
+        "\u00d0ại hội VI.\n1. Tiêm chủng cho 2/3 số hộ, -5°C lúc 7g30 ngày 32/13/2021;\n"
+        "2. Gọi (0252) 3822 123, Đ/c Lan cao 1m75 chạy 10.5 km, 2019-nCoV, mRNA v.v. 25:00"
+    )
+    result = normalize(text)
+    check_offsets(text, result)
+    assert result.spoken == (
+        "Đại hội sáu. một, Tiêm chủng cho hai phần ba số hộ, âm năm độ C lúc bảy giờ ba mươi"
+        " phút ngày ba mươi hai tháng mười ba năm hai nghìn không trăm hai mươi mốt; hai, Gọi"
+        " không hai năm hai, ba tám hai hai, một hai ba, đồng chí Lan cao một mét bảy mươi lăm"
+        " chạy mười phẩy năm ki lô mét, hai nghìn không trăm mười chín en cô vi, em e rờ en a"
+        " vân vân hai mươi lăm giờ"
+    )
+    assert [w.code for w in result.warnings] == ["impossible_date", "impossible_time"]
+    rules = {span.original: span.rule for span in result.spans}
+    assert rules["\u00d0ại"] == "letter"
+    assert rules["2/3"] == "fraction"
+    assert rules["(0252) 3822 123"] == "phone"
+    assert rules["2. "] == "ordinal"
 
 
 def test_unchanged_text_has_no_spans() -> None:
