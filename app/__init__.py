@@ -90,12 +90,13 @@ def register_blueprints(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     """Add the flask sub-commands."""
     from app.auth.cli import users_cli
+    from app.broadcast.cli import logs_cli
     from app.demo.cli import demo_cli
     from app.org.cli import units_cli
     from app.scripts.cli import scripts_cli
     from app.speech.cli import speech_cli
 
-    for group in (users_cli, units_cli, scripts_cli, speech_cli, demo_cli):
+    for group in (users_cli, units_cli, scripts_cli, speech_cli, logs_cli, demo_cli):
         app.cli.add_command(group)
 
 

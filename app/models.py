@@ -2,6 +2,7 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User
+from app.broadcast.models import BroadcastLog
 from app.org.models import BroadcastSession, Station, Unit
 from app.scripts.models import Script, ScriptReview, ScriptVersion, script_targets
 from app.speech.models import LexiconEntry, Render, SpokenOverride
@@ -9,6 +10,7 @@ from app.speech.models import LexiconEntry, Render, SpokenOverride
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "BroadcastLog",
     "BroadcastSession",
     "LexiconEntry",
     "Render",

@@ -1,0 +1,1 @@
+"""The broadcast log: append-only, hash-chained proof of what each station aired."""

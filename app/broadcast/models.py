@@ -1,0 +1,108 @@
+"""Broadcast log rows: one per airing, miss or correction, chained by hash per station."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.auth.models import User
+from app.core.models import AppendOnly, enum_column, protect_table
+from app.core.types import UTCDateTime
+from app.extensions import db
+from app.org.models import Station
+from app.scripts.models import Priority
+
+# sha256 hex of "no previous row": the prev_hash of a station's first row.
+GENESIS_HASH = "0" * 64
+
+
+class LogStatus(str, Enum):
+    """What happened to a planned or manual airing."""
+
+    AIRED = "aired"
+    AIRED_LATE = "aired_late"
+    PARTIAL = "partial"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+    MISSED = "missed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        """Vietnamese name of the status."""
+        return LOG_STATUS_LABELS[self]
+
+
+LOG_STATUS_LABELS = {
+    LogStatus.AIRED: "đã phát",
+    LogStatus.AIRED_LATE: "phát muộn",
+    LogStatus.PARTIAL: "phát một phần",
+    LogStatus.INTERRUPTED: "bị ngắt",
+    LogStatus.FAILED: "lỗi",
+    LogStatus.MISSED: "bỏ lỡ",
+    LogStatus.SKIPPED: "bỏ qua",
+    LogStatus.CANCELLED: "đã hủy",
+}
+
+
+class BroadcastLog(AppendOnly, db.Model):
+    """One line of a station's logbook; never changed: a correction is a new row."""
+
+    __tablename__ = "broadcast_log"
+    __table_args__ = (
+        UniqueConstraint("station_id", "seq", name="uq_broadcast_log_station_seq"),
+        Index("ix_broadcast_log_station_planned", "station_id", "planned_at"),
+        Index("ix_broadcast_log_status", "status"),
+        Index("ix_broadcast_log_started", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    # Null for a manual live read, which had no plan.
+    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Seconds, rounded to milliseconds when appended.
+    duration_s: Mapped[float | None] = mapped_column()
+    status: Mapped[LogStatus] = mapped_column(enum_column(LogStatus))
+    # Vietnamese, as the logbook shows it: "phát muộn 3 phút 12 giây", "bỏ lỡ: bộ phát không chạy".
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # What aired: the immutable version and render, bound by the hashes of text and audio.
+    script_id: Mapped[int | None] = mapped_column(ForeignKey("scripts.id"))
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("script_versions.id"))
+    render_id: Mapped[int | None] = mapped_column(ForeignKey("renders.id"))
+    spoken_sha256: Mapped[str] = mapped_column(String(64), default="")
+    audio_sha256: Mapped[str] = mapped_column(String(64), default="")
+    # Plain integer until the schedules table exists; the foreign key comes with it.
+    schedule_id: Mapped[int | None] = mapped_column()
+    # Deterministic key of the planned airing (schedule, station, planned time).
+    airing_key: Mapped[str | None] = mapped_column(String(120))
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority))
+    # Who read or started it by hand; null for the runner's own airings.
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    runner_host: Mapped[str] = mapped_column(String(120), default="")
+    # A correction is a new row pointing at the row it corrects (same station), with why, and
+    # the row_hash of that row so the pointer itself cannot be moved unnoticed.
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast_log.id"))
+    corrects_hash: Mapped[str | None] = mapped_column(String(64))
+    correction_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The chain: seq counts the station's rows from 1; prev_hash is the row_hash of seq - 1.
+    seq: Mapped[int]
+    hash_version: Mapped[int] = mapped_column(default=1)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+    station: Mapped[Station] = relationship()
+    operator: Mapped[User | None] = relationship()
+    corrects: Mapped[BroadcastLog | None] = relationship(remote_side=[id])
+
+    def __repr__(self) -> str:
+        return f"<BroadcastLog station={self.station_id} #{self.seq} {self.status.value}>"
+
+
+protect_table(BroadcastLog.__table__)

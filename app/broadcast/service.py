@@ -1,0 +1,459 @@
+"""Appending to the broadcast log, correcting it, and verifying its hash chains.
+
+Each station's rows form a chain: row n stores seq = n, prev_hash = row_hash of row n - 1 (64
+zeros for row 1) and row_hash = sha256 of the row's canonical serialisation. Changing any
+stored field breaks that row's hash; removing a row leaves a gap in seq and breaks the link.
+
+Canonical serialisation, hash_version 1 (never change it; add a version instead):
+- a JSON object of the fields in HASH_FIELDS_V1 (every column except id and row_hash), keys
+  sorted, separators "," and ":", non-ASCII kept as UTF-8 (ensure_ascii=False), encoded UTF-8;
+- datetimes in UTC as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (always six digits of microseconds);
+- duration_s (rounded to milliseconds when appended) as the string Python's repr gives, the
+  shortest text that reads back as the same double ("12.5", "0.001"); enums by value; null
+  as null.
+id is left out because the database assigns it after the hash is computed and rows are never
+updated; a row's place in the chain is (station_id, seq).
+
+What a chain alone cannot show: removal of a station's newest rows (nothing follows them), and
+someone with write access rewriting every row from some point on with fresh hashes. Both need
+the latest row_hash kept outside the database (an export, a report sent upwards).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy.exc import IntegrityError
+
+from app.audit.service import record_event
+from app.auth.models import Role, User
+from app.broadcast.models import GENESIS_HASH, BroadcastLog, LogStatus
+from app.core import clock
+from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from app.extensions import db
+from app.org.models import Station
+from app.scripts.models import Priority
+
+HASH_VERSION = 1
+HASH_FIELDS_V1 = (
+    "airing_key",
+    "audio_sha256",
+    "correction_reason",
+    "corrects_hash",
+    "corrects_id",
+    "created_at",
+    "duration_s",
+    "ended_at",
+    "hash_version",
+    "operator_id",
+    "planned_at",
+    "prev_hash",
+    "priority",
+    "reason",
+    "render_id",
+    "runner_host",
+    "schedule_id",
+    "script_id",
+    "seq",
+    "spoken_sha256",
+    "started_at",
+    "station_id",
+    "status",
+    "version_id",
+)
+HASH_FIELDS = {1: HASH_FIELDS_V1}
+
+# Concurrent appends for one station race for the same seq; the loser retries on top of the
+# winner's row. Each lost race means another row went in, so a few attempts are plenty.
+APPEND_ATTEMPTS = 8
+CORRECTING_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
+
+
+@dataclass
+class LogEntry:
+    """What to write in one log row; the chain fields are filled in by append_log."""
+
+    station_id: int
+    status: LogStatus
+    planned_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_s: float | None = None
+    reason: str = ""
+    script_id: int | None = None
+    version_id: int | None = None
+    render_id: int | None = None
+    spoken_sha256: str = ""
+    audio_sha256: str = ""
+    schedule_id: int | None = None
+    airing_key: str | None = None
+    priority: Priority = Priority.NORMAL
+    operator_id: int | None = None
+    runner_host: str = ""
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """Where a chain breaks: the station and seq, and the row id when the row still exists."""
+
+    station_id: int
+    station_code: str
+    seq: int
+    row_id: int | None
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of verify_chain: how many rows were checked and the first problem, if any."""
+
+    ok: bool
+    checked: int
+    first_bad: BadRow | None = None
+    problem: str = ""
+
+
+def _canonical_value(value):
+    """One field as it enters the hash."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime in a log row")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, LogStatus | Priority):
+        return value.value
+    return value
+
+
+def canonical_bytes(row: BroadcastLog) -> bytes:
+    """The row's canonical serialisation for its hash_version (see the module docstring)."""
+    try:
+        names = HASH_FIELDS[row.hash_version]
+    except KeyError:
+        raise ValueError(f"unknown hash_version {row.hash_version}") from None
+    data = {name: _canonical_value(getattr(row, name)) for name in names}
+    text = json.dumps(
+        data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
+    return text.encode("utf-8")
+
+
+def compute_row_hash(row: BroadcastLog) -> str:
+    """sha256 hex of the row's canonical serialisation."""
+    return hashlib.sha256(canonical_bytes(row)).hexdigest()
+
+
+def _aware(value: datetime | None, name: str) -> None:
+    """Refuse naive datetimes: the log must not depend on the server's time zone."""
+    if value is not None and value.tzinfo is None:
+        raise ValidationError(f"Thời điểm {name} thiếu múi giờ.", {name: "Thiếu múi giờ."})
+
+
+def _clean(entry: LogEntry) -> LogEntry:
+    """Check an entry and normalise its values before it is hashed."""
+    if not isinstance(entry.status, LogStatus):
+        entry = replace(entry, status=LogStatus(entry.status))
+    if not isinstance(entry.priority, Priority):
+        entry = replace(entry, priority=Priority(entry.priority))
+    for name in ("planned_at", "started_at", "ended_at"):
+        _aware(getattr(entry, name), name)
+    if entry.started_at and entry.ended_at and entry.ended_at < entry.started_at:
+        raise ValidationError(
+            "Giờ kết thúc phát sớm hơn giờ bắt đầu.", {"ended_at": "Trước giờ bắt đầu."}
+        )
+    duration = entry.duration_s
+    if duration is None and entry.started_at and entry.ended_at:
+        duration = (entry.ended_at - entry.started_at).total_seconds()
+    if duration is not None:
+        if duration < 0:
+            raise ValidationError("Thời lượng không được âm.", {"duration_s": "Âm."})
+        duration = round(float(duration), 3)
+    return replace(
+        entry,
+        duration_s=duration,
+        reason=entry.reason.strip(),
+        runner_host=entry.runner_host.strip()[:120],
+    )
+
+
+def _last_row(station_id: int) -> BroadcastLog | None:
+    """The station's newest row (highest seq)."""
+    return db.session.scalar(
+        select(BroadcastLog)
+        .where(BroadcastLog.station_id == station_id)
+        .order_by(BroadcastLog.seq.desc())
+        .limit(1)
+    )
+
+
+def _append(
+    entry: LogEntry,
+    *,
+    corrects: tuple[int, str] | None = None,
+    correction_reason: str = "",
+    after: Callable[[BroadcastLog], None] | None = None,
+) -> BroadcastLog:
+    """Insert one chained row and commit, retrying when another writer took the same seq.
+
+    The row and whatever `after` adds (an audit event) commit together. On a lost race the
+    session is rolled back, so nothing else may be pending in it.
+    """
+    entry = _clean(entry)
+    if db.session.get(Station, entry.station_id) is None:
+        raise NotFound("Không tìm thấy đài.")
+    for attempt in range(APPEND_ATTEMPTS):
+        last = _last_row(entry.station_id)
+        row = BroadcastLog(
+            **{f.name: getattr(entry, f.name) for f in fields(LogEntry)},
+            corrects_id=corrects[0] if corrects else None,
+            corrects_hash=corrects[1] if corrects else None,
+            correction_reason=correction_reason,
+            created_at=clock.now(),
+            seq=last.seq + 1 if last else 1,
+            hash_version=HASH_VERSION,
+            prev_hash=last.row_hash if last else GENESIS_HASH,
+        )
+        row.row_hash = compute_row_hash(row)
+        db.session.add(row)
+        try:
+            db.session.flush()
+            if after is not None:
+                after(row)
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            # Jitter so that two losers do not collide again in lockstep.
+            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+            continue
+        return row
+    raise Conflict("Không ghi được nhật ký phát sóng vì nhiều máy cùng ghi; hãy thử lại.")
+
+
+def append_log(entry: LogEntry) -> BroadcastLog:
+    """Append a row to its station's chain and commit it."""
+    return _append(entry)
+
+
+def correct_log(
+    actor: User | None,
+    row: BroadcastLog,
+    reason: str,
+    *,
+    status: LogStatus | None = None,
+    new_reason: str | None = None,
+    **changes,
+) -> BroadcastLog:
+    """Append a row that corrects `row` (which stays as it was), with why, and audit it.
+
+    The correction copies the original's fields; `status`, `new_reason` (the row's own reason
+    text) and any other LogEntry field given in `changes` replace them.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError("Hãy ghi lý do sửa dòng nhật ký.", {"reason": "Cần ghi lý do sửa."})
+    unknown = set(changes) - {f.name for f in fields(LogEntry)} | (set(changes) & {"station_id"})
+    if unknown:
+        raise ValueError(f"cannot change {', '.join(sorted(unknown))} in a correction")
+    station = db.session.get(Station, row.station_id)
+    if actor is not None:
+        if actor.role not in CORRECTING_ROLES:
+            raise PermissionDenied(
+                "Chỉ nhân viên đài, người duyệt và quản trị mới sửa được nhật ký."
+            )
+        if not actor.unit.contains(station.unit):
+            raise PermissionDenied("Đài này nằm ngoài phạm vi của bạn.")
+    original = {f.name: getattr(row, f.name) for f in fields(LogEntry)}
+    entry = LogEntry(**original)
+    entry = replace(entry, **changes)
+    if status is not None:
+        entry = replace(entry, status=LogStatus(status))
+    if new_reason is not None:
+        entry = replace(entry, reason=new_reason)
+    changed = {
+        name: [_canonical_value(original[name]), _canonical_value(getattr(entry, name))]
+        for name in original
+        if getattr(entry, name) != original[name]
+    }
+    row_id, row_seq, row_hash = row.id, row.seq, row.row_hash
+    code, unit_id = station.code, station.unit_id
+
+    def audit(new: BroadcastLog) -> None:
+        record_event(
+            "broadcast_log.correct",
+            "broadcast_log",
+            new.id,
+            f"Sửa dòng #{row_seq} nhật ký phát sóng đài {code} bằng dòng #{new.seq}: {reason}",
+            actor=actor,
+            unit_id=unit_id,
+            details={"corrects_id": row_id, "corrects_seq": row_seq, "changes": changed},
+        )
+
+    return _append(entry, corrects=(row_id, row_hash), correction_reason=reason, after=audit)
+
+
+def station_rows(station_id: int) -> list[BroadcastLog]:
+    """A station's log in chain order."""
+    return list(
+        db.session.scalars(
+            select(BroadcastLog)
+            .where(BroadcastLog.station_id == station_id)
+            .order_by(BroadcastLog.seq)
+        )
+    )
+
+
+# --- verification -----------------------------------------------------------------------
+
+
+class _Broken(Exception):
+    """The first problem found in a chain."""
+
+    def __init__(self, bad: BadRow, problem: str, checked: int) -> None:
+        super().__init__(problem)
+        self.bad = bad
+        self.problem = problem
+        self.checked = checked
+
+
+def _raw_columns() -> list:
+    """The table's columns, enums read as plain strings so a tampered value cannot stop the
+    check (an unknown enum value would make the ORM raise instead of reporting the row)."""
+    table = BroadcastLog.__table__
+    return [
+        type_coerce(c, String()).label(c.name) if c.name in ("status", "priority") else c
+        for c in table.c
+    ]
+
+
+def _rows_to_check(
+    station_id: int, start: datetime | None, end: datetime | None
+) -> tuple[Iterable, bool] | None:
+    """The station's rows in seq order, and whether the first is an anchor before a period.
+
+    With a period: the rows written in [start, end) plus the existing row just before them,
+    whose link into the period must hold too (so a rewritten first row is still caught).
+    """
+    query = select(*_raw_columns()).where(BroadcastLog.station_id == station_id)
+    anchored = False
+    if start is not None or end is not None:
+        bounds = select(func.min(BroadcastLog.seq), func.max(BroadcastLog.seq)).where(
+            BroadcastLog.station_id == station_id
+        )
+        if start is not None:
+            bounds = bounds.where(BroadcastLog.created_at >= start)
+        if end is not None:
+            bounds = bounds.where(BroadcastLog.created_at < end)
+        low, high = db.session.execute(bounds).one()
+        if low is None:
+            return None
+        anchor = db.session.scalar(
+            select(func.max(BroadcastLog.seq)).where(
+                BroadcastLog.station_id == station_id, BroadcastLog.seq < low
+            )
+        )
+        anchored = anchor is not None
+        query = query.where(BroadcastLog.seq >= (anchor or low), BroadcastLog.seq <= high)
+    rows = db.session.execute(query.order_by(BroadcastLog.seq).execution_options(yield_per=1000))
+    return rows, anchored
+
+
+def _missing(
+    station: Station, first: int, last: int, after: int | None, before: int, checked: int
+) -> _Broken:
+    """A gap: rows first..last are gone."""
+    label = f"#{first}" if first == last else f"#{first} đến #{last}"
+    where = f"giữa #{after} và #{before}" if after is not None else f"trước #{before}"
+    return _Broken(
+        BadRow(station.id, station.code, first, None),
+        f"Thiếu dòng {label} của đài {station.code}: đã bị xóa (chuỗi đứt {where}).",
+        checked,
+    )
+
+
+def _altered(station: Station, row, detail: str, checked: int) -> _Broken:
+    """A row whose stored fields no longer match the chain."""
+    return _Broken(
+        BadRow(station.id, station.code, row.seq, row.id),
+        f"Dòng #{row.seq} của đài {station.code} đã bị sửa: {detail}.",
+        checked,
+    )
+
+
+def _row_hash_of(row) -> str | None:
+    """Recompute a stored row's hash; None when the row cannot even be serialised."""
+    try:
+        return hashlib.sha256(canonical_bytes(row)).hexdigest()
+    except (ValueError, TypeError):
+        return None
+
+
+def _check_station(station: Station, rows: Iterable, anchored: bool) -> int:
+    """Walk one station's rows in seq order; return how many were checked or raise _Broken."""
+    prev = None
+    checked = 0
+    for row in rows:
+        if prev is None and not anchored and row.seq != 1:
+            raise _missing(station, 1, row.seq - 1, None, row.seq, checked)
+        if prev is not None and row.seq != prev.seq + 1:
+            raise _missing(station, prev.seq + 1, row.seq - 1, prev.seq, row.seq, checked)
+        if _row_hash_of(row) != row.row_hash:
+            raise _altered(station, row, "mã băm không khớp", checked)
+        if prev is not None and row.prev_hash != prev.row_hash:
+            # row's own hash covers its prev_hash, so row is intact: prev was rewritten
+            # together with its hash.
+            raise _altered(
+                station, prev, f"mã băm không còn khớp với dòng #{row.seq} nối sau", checked
+            )
+        if prev is None and row.seq == 1 and row.prev_hash != GENESIS_HASH:
+            raise _altered(station, row, "dòng đầu tiên không mở đầu chuỗi", checked)
+        if row.corrects_id is not None:
+            target = db.session.execute(
+                select(BroadcastLog.station_id, BroadcastLog.row_hash).where(
+                    BroadcastLog.id == row.corrects_id
+                )
+            ).first()
+            if target is None or tuple(target) != (row.station_id, row.corrects_hash):
+                raise _altered(station, row, "dòng mà nó sửa không còn khớp", checked)
+        prev = row
+        checked += 1
+    return checked
+
+
+def verify_chain(
+    station_id: int | None = None, start: datetime | None = None, end: datetime | None = None
+) -> VerifyResult:
+    """Check the chains of one station or all (in code order), optionally only the rows
+    written in [start, end); report the first altered or removed row."""
+    for name, value in (("start", start), ("end", end)):
+        _aware(value, name)
+    if station_id is not None:
+        station = db.session.get(Station, station_id)
+        if station is None:
+            raise NotFound("Không tìm thấy đài.")
+        stations = [station]
+    else:
+        with_rows = select(BroadcastLog.station_id).distinct()
+        stations = db.session.scalars(
+            select(Station).where(Station.id.in_(with_rows)).order_by(Station.code)
+        ).all()
+    checked = 0
+    for station in stations:
+        found = _rows_to_check(station.id, start, end)
+        if found is None:
+            continue
+        rows, anchored = found
+        try:
+            checked += _check_station(station, rows, anchored)
+        except _Broken as broken:
+            return VerifyResult(False, checked + broken.checked, broken.bad, broken.problem)
+        finally:
+            # Rows are streamed (a server-side cursor on PostgreSQL): close it when stopping early.
+            rows.close()
+    return VerifyResult(True, checked)
