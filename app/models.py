@@ -4,16 +4,26 @@ from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User
 from app.broadcast.models import BroadcastLog
 from app.org.models import BroadcastSession, Station, Unit
+from app.schedules.models import (
+    Airing,
+    CancelledOccurrence,
+    Schedule,
+    schedule_stations,
+    schedule_units,
+)
 from app.scripts.models import Script, ScriptReview, ScriptVersion, script_targets
 from app.speech.models import LexiconEntry, Render, SpokenOverride
 
 __all__ = [
+    "Airing",
     "ApiToken",
     "AuditEvent",
     "BroadcastLog",
     "BroadcastSession",
+    "CancelledOccurrence",
     "LexiconEntry",
     "Render",
+    "Schedule",
     "Script",
     "ScriptReview",
     "ScriptVersion",
@@ -21,5 +31,7 @@ __all__ = [
     "Station",
     "Unit",
     "User",
+    "schedule_stations",
+    "schedule_units",
     "script_targets",
 ]
