@@ -20,13 +20,15 @@ setup: $(STAMP)
 migrate: setup
 	$(FLASK) db upgrade
 
-# Web app on http://127.0.0.1:5000 (demo data on the first run) and the render worker beside
-# it; Ctrl-C stops both. Plain HTTP on loopback, so the Secure cookie flag is relaxed here only.
+# Web app on http://127.0.0.1:5000 (demo data on the first run), the render worker and the
+# playout runner beside it; Ctrl-C stops all three. Plain HTTP on loopback, so the Secure
+# cookie flag is relaxed here only.
 run: migrate
 	$(FLASK) demo load --if-empty
-	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	@trap 'kill $$worker $$runner 2>/dev/null; wait $$worker $$runner 2>/dev/null' EXIT; \
 	trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(FLASK) speech worker & worker=$$!; \
+	$(FLASK) scheduler run & runner=$$!; \
 	SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-false} \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 

@@ -93,10 +93,12 @@ def register_cli(app: Flask) -> None:
     from app.broadcast.cli import logs_cli
     from app.demo.cli import demo_cli
     from app.org.cli import units_cli
+    from app.schedules.cli import scheduler_cli
     from app.scripts.cli import scripts_cli
     from app.speech.cli import speech_cli
 
-    for group in (users_cli, units_cli, scripts_cli, speech_cli, logs_cli, demo_cli):
+    groups = (users_cli, units_cli, scripts_cli, speech_cli, scheduler_cli, logs_cli, demo_cli)
+    for group in groups:
         app.cli.add_command(group)
 
 
