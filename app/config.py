@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -15,6 +16,20 @@ def _env_bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_json(name: str) -> dict:
+    """Read a JSON object from an environment variable, or say clearly what is wrong."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RuntimeError(f"{name} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise RuntimeError(f'{name} must be a JSON object, e.g. {{"folder": "/srv/playout"}}')
+    return value
 
 
 def load_secret_key(instance_path: Path) -> str:
@@ -58,6 +73,11 @@ def build_config(instance_path: Path) -> dict:
         "FFMPEG_BINARY": os.environ.get("FFMPEG_BINARY", ""),
         "GTTS_TIMEOUT": float(os.environ.get("GTTS_TIMEOUT", "10")),
         "GTTS_RETRIES": int(os.environ.get("GTTS_RETRIES", "3")),
+        # Playout: how the runner airs spots, and how late a spot may still start.
+        "PLAYOUT_OUTPUT": os.environ.get("PLAYOUT_OUTPUT", "simulate"),
+        "PLAYOUT_SETTINGS": _env_json("PLAYOUT_SETTINGS"),
+        "PLAYOUT_STATIONS": _env_json("PLAYOUT_STATIONS"),
+        "PLAYOUT_GRACE_S": float(os.environ.get("PLAYOUT_GRACE_S", "300")),
         # Behind a reverse proxy (nginx), trust one hop of X-Forwarded-For for audit addresses.
         "PROXY_FIX": _env_bool("PROXY_FIX", False),
     }
