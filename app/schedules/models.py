@@ -9,6 +9,7 @@ from sqlalchemy import Column, Date, ForeignKey, Index, String, Table, Text, Uni
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
+from app.broadcast.models import LOG_STATUS_LABELS
 from app.core.models import AppendOnly, enum_column, protect_table
 from app.core.types import UTCDateTime
 from app.extensions import db
@@ -44,17 +45,11 @@ class AiringStatus(str, Enum):
         return AIRING_STATUS_LABELS[self]
 
 
+# An airing ends in one of the broadcast log's statuses; only the two before it are its own.
 AIRING_STATUS_LABELS = {
     AiringStatus.PLANNED: "chờ phát",
     AiringStatus.CLAIMED: "đang phát",
-    AiringStatus.AIRED: "đã phát",
-    AiringStatus.AIRED_LATE: "phát muộn",
-    AiringStatus.PARTIAL: "phát một phần",
-    AiringStatus.INTERRUPTED: "bị ngắt",
-    AiringStatus.FAILED: "lỗi",
-    AiringStatus.MISSED: "bỏ lỡ",
-    AiringStatus.SKIPPED: "bỏ qua",
-    AiringStatus.CANCELLED: "đã hủy",
+    **{AiringStatus(status.value): label for status, label in LOG_STATUS_LABELS.items()},
 }
 
 schedule_stations = Table(
