@@ -168,15 +168,16 @@ class StationInput:
 
 def _check_speech(data: StationInput) -> None:
     """The station's speech defaults: a known engine and voice, sane loudness."""
-    from app.speech.engines import ENGINES, get_engine
+    from app.speech.engines import ENGINES, EngineError, get_engine
 
     errors: dict[str, str] = {}
     if data.speech_engine and data.speech_engine not in ENGINES:
         errors["speech_engine"] = "Không có bộ đọc này."
     elif data.speech_voice:
-        engine = get_engine(data.speech_engine or "espeak")
-        if data.speech_voice not in [v.id for v in engine.voices()]:
-            errors["speech_voice"] = f"Bộ đọc {engine.label} không có giọng này."
+        try:
+            get_engine(data.speech_engine or "espeak").check_voice(data.speech_voice)
+        except EngineError as exc:
+            errors["speech_voice"] = exc.message
     if not -30 <= data.target_lufs <= -10:
         errors["target_lufs"] = "Từ −30 đến −10 LUFS."
     if not -9 <= data.true_peak_db <= 0:

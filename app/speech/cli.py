@@ -17,7 +17,7 @@ from app.org.models import Unit
 from app.speech import service
 from app.speech.audio import AssemblySettings, AudioError, AudioToolMissing
 from app.speech.engines import ENGINES, EngineError, get_engine
-from app.speech.pipeline import RenderOptions, check_speed, check_voice, produce_audio
+from app.speech.pipeline import RenderOptions, check_speed, produce_audio
 
 speech_cli = AppGroup("speech", help="Vietnamese speech: normalise, render, worker.")
 
@@ -86,11 +86,13 @@ def render_command(
     chosen = get_engine(engine_name, current_app.config)
     fmt = "wav" if out_path.suffix.lower() == ".wav" else "mp3"
     try:
-        check_voice(chosen, voice or chosen.default_voice)
+        chosen.check_voice(voice or chosen.default_voice)
         check_speed(speed)
         settings = AssemblySettings.from_dict(
             {"format": fmt, "repeats": repeats, "chime": not no_chime}
         )
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from exc
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     options = RenderOptions(engine_name, voice or chosen.default_voice, speed, intro, settings)

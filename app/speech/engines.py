@@ -83,7 +83,7 @@ class SpeechEngine(ABC):
     ) -> AudioSegment:
         """Speak text; return mono 16-bit audio, reporting progress fractions as chunks finish."""
 
-    def _check_voice(self, voice: str) -> None:
+    def check_voice(self, voice: str) -> None:
         """Raise EngineError for a voice this engine does not offer (e.g. a stale setting)."""
         known = [v.id for v in self.voices()]
         if voice not in known:
@@ -246,7 +246,7 @@ class EspeakEngine(SpeechEngine):
         """Speak text chunk by chunk (paragraphs, then sentences) with espeak's own pauses."""
         check_speed(speed)
         _check_text(text)
-        self._check_voice(voice)
+        self.check_voice(voice)
         mode = self._mode()
         command = self.config.get("ESPEAK_COMMAND", "espeak-ng")
         rate = round(self.NORMAL_RATE * speed / 100)
@@ -363,7 +363,7 @@ class GttsEngine(SpeechEngine):
         """Send each phrase chunk as one request, with timeout, retries and throttle; join audio."""
         check_speed(speed)
         _check_text(text)
-        self._check_voice(voice)
+        self.check_voice(voice)
         self.check()
         self._ffmpeg()
         chunks = split_phrases(text, self.chunk_chars)

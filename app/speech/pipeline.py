@@ -65,15 +65,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_voice(engine: SpeechEngine, voice: str) -> None:
-    """Refuse a voice the engine does not have, naming the ones it has."""
-    known = [v.id for v in engine.voices()]
-    if voice not in known:
-        raise ValueError(
-            f"Bộ đọc {engine.label} không có giọng “{voice}”; chọn một trong: {', '.join(known)}."
-        )
-
-
 def check_speed(speed: int) -> None:
     """Speed is a percentage of the engine's normal rate; the message is for the writer."""
     try:

@@ -28,7 +28,6 @@ from app.speech.normalizer import Normalized, ReadingOptions, normalize
 from app.speech.pipeline import (
     RenderOptions,
     check_speed,
-    check_voice,
     produce_audio,
     sha256_file,
     sha256_text,
@@ -411,9 +410,9 @@ def resolve_options(request: RenderRequest) -> RenderOptions:
             voice = station.speech_voice
         voice = voice or engine.default_voice
         try:
-            check_voice(engine, voice)
-        except ValueError as exc:
-            errors["voice"] = str(exc)
+            engine.check_voice(voice)
+        except EngineError as exc:
+            errors["voice"] = exc.message
     try:
         check_speed(int(request.speed))
     except (TypeError, ValueError) as exc:

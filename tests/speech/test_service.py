@@ -439,3 +439,23 @@ def test_speech_changes_are_in_the_audit_trail(users, org):
     assert events["script.spoken_override"].details["manual"] is True
     assert events["render.request"].details["engine"] == "espeak"
     assert events["unit.reading_options"].details == {"before": {}, "after": {"zero_tens": "lẻ"}}
+
+
+def test_override_longer_than_the_limit_is_refused(users, org):
+    script = make_script(users["writer"], org.district, body=SHORT)
+    with pytest.raises(ValidationError, match="tối đa") as caught:
+        service.set_spoken_override(users["writer"], script, "a " * 20_001)
+    assert "spoken" in caught.value.fields
+    assert _count(SpokenOverride) == 0
+
+
+@pytest.mark.parametrize("status_change", ["submit", "archive"])
+def test_override_of_a_submitted_or_archived_script_is_refused(users, org, status_change):
+    script = make_script(users["writer"], org.district, body=SHORT)
+    if status_change == "submit":
+        submit(users["writer"], script)
+    else:
+        scripts_service.archive_script(users["supervisor"], script)
+    with pytest.raises(ValidationError, match="Không sửa được văn bản đọc"):
+        service.set_spoken_override(users["writer"], script, "Khác.")
+    assert _count(SpokenOverride) == 0

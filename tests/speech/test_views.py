@@ -453,7 +453,10 @@ def test_admin_saves_the_stations_speech_settings(login_as, org):
         ({"target_lufs": "-5"}, "Từ −30 đến −10."),
         ({"true_peak_db": "3"}, "Từ −9 đến 0."),
         ({"target_lufs": "to"}, "Phải là số."),
-        ({"speech_engine": "gtts", "speech_voice": "vi-vn-x-south"}, "không có giọng này"),
+        (
+            {"speech_engine": "gtts", "speech_voice": "vi-vn-x-south"},
+            "không có giọng “vi-vn-x-south”",
+        ),
     ],
 )
 def test_admin_station_form_refuses_bad_speech_settings(login_as, org, overrides, message):
