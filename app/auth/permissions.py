@@ -19,6 +19,8 @@ class Permission(str, Enum):
     AUDIT_VIEW = "audit.view"
     LEXICON_EDIT = "lexicon.edit"
     SPEECH_RENDER = "speech.render"
+    SCHEDULE_EDIT = "schedule.edit"
+    PLAYOUT_CONTROL = "playout.control"
     ADMIN = "admin"
 
 
@@ -26,7 +28,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.WRITER: frozenset(
         {Permission.SCRIPT_VIEW, Permission.SCRIPT_EDIT, Permission.SPEECH_RENDER}
     ),
-    Role.OPERATOR: frozenset({Permission.SCRIPT_VIEW}),
+    Role.OPERATOR: frozenset(
+        {Permission.SCRIPT_VIEW, Permission.SCHEDULE_EDIT, Permission.PLAYOUT_CONTROL}
+    ),
     Role.SUPERVISOR: frozenset(
         {
             Permission.SCRIPT_VIEW,
@@ -36,6 +40,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT_VIEW,
             Permission.LEXICON_EDIT,
             Permission.SPEECH_RENDER,
+            Permission.SCHEDULE_EDIT,
+            Permission.PLAYOUT_CONTROL,
         }
     ),
     Role.ADMIN: frozenset(
@@ -51,6 +57,10 @@ DENIED_MESSAGES = {
     Permission.AUDIT_VIEW: "Chỉ người duyệt và quản trị mới xem được nhật ký kiểm tra.",
     Permission.LEXICON_EDIT: "Chỉ người duyệt và quản trị mới sửa được từ điển phát âm.",
     Permission.SPEECH_RENDER: "Chỉ người soạn và người duyệt mới tạo được âm thanh.",
+    Permission.SCHEDULE_EDIT: "Chỉ nhân viên đài và người duyệt mới được lập hoặc sửa lịch phát.",
+    Permission.PLAYOUT_CONTROL: (
+        "Chỉ nhân viên đài và người duyệt mới được phát ngay, bỏ qua hoặc ghi lượt đọc trực tiếp."
+    ),
     Permission.ADMIN: "Chỉ quản trị viên mới vào được trang này.",
 }
 

@@ -77,8 +77,7 @@ class BroadcastLog(AppendOnly, db.Model):
     render_id: Mapped[int | None] = mapped_column(ForeignKey("renders.id"))
     spoken_sha256: Mapped[str] = mapped_column(String(64), default="")
     audio_sha256: Mapped[str] = mapped_column(String(64), default="")
-    # Plain integer until the schedules table exists; the foreign key comes with it.
-    schedule_id: Mapped[int | None] = mapped_column()
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
     # Deterministic key of the planned airing (schedule, station, planned time).
     airing_key: Mapped[str | None] = mapped_column(String(120))
     priority: Mapped[Priority] = mapped_column(enum_column(Priority))

@@ -85,6 +85,15 @@ class Station(db.Model):
     speech_voice: Mapped[str] = mapped_column(String(60), default="")
     target_lufs: Mapped[float] = mapped_column(default=-16.0)
     true_peak_db: Mapped[float] = mapped_column(default=-1.0)
+    # Playout policy. misfire_policy: an airing the runner reaches late is played late within
+    # grace_s ("late") or skipped ("skip"); grace_s None means the runner's PLAYOUT_GRACE_S.
+    # interrupt_policy: a spot cut off by an emergency is aired again after it ("requeue") or
+    # dropped ("drop").
+    misfire_policy: Mapped[str] = mapped_column(String(16), default="late", server_default="late")
+    grace_s: Mapped[float | None] = mapped_column()
+    interrupt_policy: Mapped[str] = mapped_column(
+        String(16), default="requeue", server_default="requeue"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     unit: Mapped[Unit] = relationship(back_populates="stations")

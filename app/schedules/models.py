@@ -94,6 +94,8 @@ class Schedule(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The schedule file entry it came from ("<file stem>/<key>"), for idempotent imports.
+    source_key: Mapped[str | None] = mapped_column(String(160), index=True)
     # Optimistic lock: every UPDATE bumps it.
     revision: Mapped[int] = mapped_column(default=1)
 
@@ -165,9 +167,15 @@ class Airing(db.Model):
     # The runner host that claimed it, with a conditional UPDATE planned -> claimed.
     claimed_by: Mapped[str | None] = mapped_column(String(120))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Who asked for a manual airing ("phát ngay"), and why; null and empty for planned ones.
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The airing an emergency cut off, when this one airs it again.
+    requeued_from_id: Mapped[int | None] = mapped_column(ForeignKey("airings.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     schedule: Mapped[Schedule | None] = relationship()
+    operator: Mapped[User | None] = relationship()
     station: Mapped[Station] = relationship()
     script: Mapped[Script] = relationship()
     render: Mapped[Render] = relationship()

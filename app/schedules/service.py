@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.service import record_event
-from app.auth.models import Role, User
-from app.auth.permissions import in_scope
+from app.auth.models import User
+from app.auth.permissions import Permission, in_scope, require
 from app.core import clock
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.extensions import db
@@ -77,17 +77,10 @@ _ONE_DAY = timedelta(days=1)
 
 # --- Permissions ------------------------------------------------------------------------------
 
-# TEMPORARY role check until app/auth/permissions.py grows Permission.SCHEDULE_EDIT (granted to
-# operators and supervisors) and its Vietnamese denied message; then replace this helper with
-# require(actor, Permission.SCHEDULE_EDIT). Viewing schedules and rundowns needs no more than
-# being in scope, like SCRIPT_VIEW, which every role has.
-_SCHEDULE_EDIT_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR})
-
 
 def _require_schedule_edit(actor: User) -> None:
     """Raise PermissionDenied unless the actor may create, delete or cancel schedules."""
-    if not actor.is_authenticated or actor.role not in _SCHEDULE_EDIT_ROLES:
-        raise PermissionDenied("Chỉ nhân viên đài và người duyệt mới được lập hoặc sửa lịch phát.")
+    require(actor, Permission.SCHEDULE_EDIT)
 
 
 # --- Input and check results ------------------------------------------------------------------
