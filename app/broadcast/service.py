@@ -27,7 +27,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.exc import IntegrityError
@@ -36,10 +36,11 @@ from app.audit.service import record_event
 from app.auth.models import Role, User
 from app.broadcast.models import GENESIS_HASH, BroadcastLog, LogStatus
 from app.core import clock
+from app.core.clock import LOCAL_TZ
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.extensions import db
-from app.org.models import Station
-from app.scripts.models import Priority
+from app.org.models import Station, Unit
+from app.scripts.models import Priority, Script
 
 HASH_VERSION = 1
 HASH_FIELDS_V1 = (
@@ -236,9 +237,11 @@ def _append(
     raise Conflict("Không ghi được nhật ký phát sóng vì nhiều máy cùng ghi; hãy thử lại.")
 
 
-def append_log(entry: LogEntry) -> BroadcastLog:
-    """Append a row to its station's chain and commit it."""
-    return _append(entry)
+def append_log(
+    entry: LogEntry, after: Callable[[BroadcastLog], None] | None = None
+) -> BroadcastLog:
+    """Append a row to its station's chain and commit it, with whatever `after` adds."""
+    return _append(entry, after=after)
 
 
 def correct_log(
@@ -457,3 +460,67 @@ def verify_chain(
             # Rows are streamed (a server-side cursor on PostgreSQL): close it when stopping early.
             rows.close()
     return VerifyResult(True, checked)
+
+
+# --- Reading the log --------------------------------------------------------------------------
+
+
+@dataclass
+class LogFilter:
+    """The console's and the API's filters; dates are local (Asia/Ho_Chi_Minh) days."""
+
+    station: Station | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    status: LogStatus | None = None
+    campaign: str = ""
+
+
+def log_time():
+    """The time a row is filed under: planned, or started for a live read with no plan."""
+    return func.coalesce(BroadcastLog.planned_at, BroadcastLog.started_at)
+
+
+def log_query(actor: User, filters: LogFilter):
+    """Rows of stations in the actor's subtree matching the filters, newest first."""
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        message = "Ngày bắt đầu lọc phải trước hoặc bằng ngày kết thúc."
+        raise ValidationError(message, {"date_from": message})
+    query = (
+        select(BroadcastLog)
+        .join(Station, BroadcastLog.station_id == Station.id)
+        .join(Unit, Station.unit_id == Unit.id)
+        .where(Unit.path.startswith(actor.unit.path))
+    )
+    if filters.station is not None:
+        query = query.where(BroadcastLog.station_id == filters.station.id)
+    when = log_time()
+    if filters.date_from:
+        query = query.where(when >= _local_midnight(filters.date_from))
+    if filters.date_to:
+        query = query.where(when < _local_midnight(filters.date_to + timedelta(days=1)))
+    if filters.status is not None:
+        query = query.where(BroadcastLog.status == filters.status)
+    if filters.campaign:
+        query = query.join(Script, BroadcastLog.script_id == Script.id).where(
+            Script.campaign == filters.campaign
+        )
+    return query.order_by(when.desc(), BroadcastLog.id.desc())
+
+
+def campaigns_in_scope(actor: User) -> list[str]:
+    """Campaign names of scripts that have log rows in the actor's subtree, for the filter."""
+    rows = db.session.scalars(
+        select(Script.campaign)
+        .distinct()
+        .join(BroadcastLog, BroadcastLog.script_id == Script.id)
+        .join(Station, BroadcastLog.station_id == Station.id)
+        .join(Unit, Station.unit_id == Unit.id)
+        .where(Unit.path.startswith(actor.unit.path), Script.campaign != "")
+    )
+    return sorted(rows)
+
+
+def _local_midnight(day: date) -> datetime:
+    """Start of a local day, in UTC."""
+    return datetime.combine(day, datetime.min.time(), LOCAL_TZ).astimezone(UTC)

@@ -12,13 +12,14 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.broadcast.models import BroadcastLog, LogStatus
@@ -30,6 +31,7 @@ from app.schedules import service
 from app.schedules.lock import RunnerLock
 from app.schedules.models import Airing, AiringStatus
 from app.schedules.outputs import Output, OutputError, get_output, sleeper_for
+from app.scripts.models import Priority
 from app.speech.models import Render
 from app.speech.service import audio_dir, verify_audio
 
@@ -44,6 +46,9 @@ STALE_S = 30.0  # a holder whose heartbeat is older than this is taken for dead
 JOB_NAME = "air"  # marks the scheduler jobs reconcile() owns
 REASON_RUNNER_DOWN = "bỏ lỡ: bộ phát không chạy"
 REASON_CRASHED = "bị ngắt: bộ phát dừng giữa chừng, không biết đã phát đến đâu"
+CAUSE_SHUTDOWN = "bộ phát được tắt"
+REQUEUE_GAP_S = 5.0  # silence between an emergency spot and the spot it cut off, aired again
+EMERGENCY_TICK_S = 0.5  # how often the runner looks for "phát ngay" airings between polls
 
 
 def default_host() -> str:
@@ -64,6 +69,121 @@ def format_span(seconds: float) -> str:
     if secs or not parts:
         parts.append(f"{secs} giây")
     return " ".join(parts)
+
+
+# --- what each station is playing ---------------------------------------------------------------
+
+
+@dataclass
+class Play:
+    """One airing on air: the event that stops its output, and why it was stopped."""
+
+    airing_id: int
+    priority: Priority
+    stop: threading.Event
+    cause: str = ""
+    # For an emergency interruption: how long the emergency spot lasts, so the cut-off spot
+    # is queued again after it.
+    resume_after_s: float = 0.0
+
+
+@dataclass
+class Stage:
+    """Per runner process: one airing at a time per station, and who is on air.
+
+    A station's lock is held while its output plays. An emergency spot first stops the
+    station's current play (Play.stop), then takes the lock as soon as that play returns;
+    any other spot waits for the lock within its grace.
+    """
+
+    guard: threading.Lock = field(default_factory=threading.Lock)
+    locks: dict[int, threading.Lock] = field(default_factory=dict)
+    playing: dict[int, Play] = field(default_factory=dict)
+
+    def _lock(self, station_id: int) -> threading.Lock:
+        with self.guard:
+            return self.locks.setdefault(station_id, threading.Lock())
+
+    def enter(self, station_id: int, play: Play, wait_s: float) -> bool:
+        """Take the station for play, waiting up to wait_s seconds; False on timeout."""
+        if not self._lock(station_id).acquire(timeout=max(wait_s, 0.0)):
+            return False
+        with self.guard:
+            self.playing[station_id] = play
+        return True
+
+    def leave(self, station_id: int, play: Play) -> None:
+        """Give the station back after play."""
+        with self.guard:
+            if self.playing.get(station_id) is play:
+                del self.playing[station_id]
+        self._lock(station_id).release()
+
+    def interrupt(self, station_id: int, cause: str, resume_after_s: float = 0.0) -> Play | None:
+        """Stop what the station plays (unless it is an emergency too); return that play."""
+        with self.guard:
+            play = self.playing.get(station_id)
+            if play is None or play.priority == Priority.EMERGENCY or play.stop.is_set():
+                return None
+            play.cause = cause
+            play.resume_after_s = resume_after_s
+            play.stop.set()
+            return play
+
+    def stop_all(self, cause: str) -> None:
+        """Stop every play (the runner is shutting down)."""
+        with self.guard:
+            for play in self.playing.values():
+                if not play.stop.is_set():
+                    play.cause = play.cause or cause
+                    play.stop.set()
+
+
+# Used when air() is called without a stage (the command line's --once, tests).
+DEFAULT_STAGE = Stage()
+
+
+def station_grace(station: Station, default_s: float) -> float:
+    """The station's own grace, or the runner's."""
+    return float(station.grace_s) if station.grace_s is not None else default_s
+
+
+def widest_grace(default_s: float) -> float:
+    """The longest grace of any station: how far back the runner must look for due airings."""
+    widest = db.session.scalar(select(func.max(Station.grace_s)))
+    return max(default_s, float(widest or 0.0))
+
+
+def _station_graces(default_s: float) -> dict[int, float]:
+    """Every station's grace by id (its own, or default_s)."""
+    rows = db.session.execute(select(Station.id, Station.grace_s)).all()
+    return {sid: float(g) if g is not None else default_s for sid, g in rows}
+
+
+def requeue(airing: Airing, at: datetime) -> Airing:
+    """A new planned airing of the same audio at `at`, pointing at the one cut off; commit."""
+    base = airing.airing_key.split("~", 1)[0]
+    again = Airing(
+        schedule_id=airing.schedule_id,
+        station_id=airing.station_id,
+        planned_at=airing.planned_at,
+        sequenced_at=at.astimezone(UTC).replace(microsecond=0),
+        session_name=airing.session_name,
+        duration_s=airing.duration_s,
+        priority=airing.priority,
+        script_id=airing.script_id,
+        version_id=airing.version_id,
+        render_id=airing.render_id,
+        airing_key=f"{base}~r{at.astimezone(UTC):%Y%m%dT%H%M%S}"[:120],
+        status=AiringStatus.PLANNED,
+        operator_id=airing.operator_id,
+        note=airing.note,
+        requeued_from_id=airing.id,
+        created_at=at,
+    )
+    db.session.add(again)
+    db.session.commit()
+    return again
 
 
 # --- claiming and airing ------------------------------------------------------------------------
@@ -102,8 +222,15 @@ def output_for(station: Station, clock: Clock) -> Output:
     return get_output(name, settings, clock=clock, config=config)
 
 
-def _entry(airing: Airing, render: Render | None, host: str, **fields: Any) -> LogEntry:
-    """A log entry carrying everything the airing says about itself."""
+def log_entry(airing: Airing, render: Render | None, host: str, **fields: Any) -> LogEntry:
+    """A log entry carrying everything the airing says about itself.
+
+    A manual airing's row names the operator who asked for it; a note given with "phát ngay"
+    goes before the reason.
+    """
+    fields.setdefault("operator_id", airing.operator_id)
+    if airing.note and fields.get("reason") is not None and airing.operator_id is not None:
+        fields["reason"] = "; ".join(p for p in (f"ghi chú: {airing.note}", fields["reason"]) if p)
     return LogEntry(
         station_id=airing.station_id,
         planned_at=airing.sequenced_at,
@@ -120,14 +247,16 @@ def _entry(airing: Airing, render: Render | None, host: str, **fields: Any) -> L
     )
 
 
-def _finish(airing_id: int, entry: LogEntry) -> BroadcastLog:
-    """Write the log row, then move the airing to the same status.
+def finish(
+    airing_id: int, entry: LogEntry, after: Callable[[BroadcastLog], None] | None = None
+) -> BroadcastLog:
+    """Write the log row (with whatever `after` adds), then move the airing to its status.
 
     The row goes first: append_log commits on its own and rolls back on a lost race, so
     nothing may be pending. A crash between the two leaves a claimed airing with its row,
     which sweep_missed() recognises.
     """
-    row = append_log(entry)
+    row = append_log(entry, after)
     db.session.execute(
         update(Airing)
         .where(Airing.id == airing_id)
@@ -160,26 +289,69 @@ def air(
     retries: int = RETRIES,
     retry_wait_s: float = RETRY_WAIT_S,
     stop: threading.Event | None = None,
+    stage: Stage | None = None,
 ) -> BroadcastLog | None:
     """Claim and play one airing and write its one log row; None if another runner has it.
 
-    output None means the station's configured output (output_for).
+    output None means the station's configured output (output_for). The station's policy
+    applies: its grace (else grace_s), skipping instead of airing late, and what happens to a
+    spot an emergency cuts off (aired again after it, or dropped).
     """
+    stage = stage or DEFAULT_STAGE
     now = clock.now()
     airing = claim_airing(airing_id, host, now)
     if airing is None:
         return None
     render = db.session.get(Render, airing.render_id)
+    station = db.session.get(Station, airing.station_id)
+    grace = station_grace(station, grace_s)
     late_s = (now - airing.sequenced_at).total_seconds()
-    if late_s > grace_s:
-        reason = f"bỏ lỡ: trễ {format_span(late_s)}, quá thời gian cho phép {format_span(grace_s)}"
-        entry = _entry(airing, render, host, status=LogStatus.MISSED, reason=reason)
-        return _finish(airing_id, entry)
-    late_note = f"phát muộn {format_span(late_s)}" if late_s > LATE_AFTER_S else ""
+    if late_s > grace:
+        reason = f"bỏ lỡ: trễ {format_span(late_s)}, quá thời gian cho phép {format_span(grace)}"
+        entry = log_entry(airing, render, host, status=LogStatus.MISSED, reason=reason)
+        return finish(airing_id, entry)
+    manual = airing.operator_id is not None
+    if late_s > LATE_AFTER_S and station.misfire_policy == "skip" and not manual:
+        reason = f"bỏ qua: trễ {format_span(late_s)}, đài chọn không phát muộn"
+        entry = log_entry(airing, render, host, status=LogStatus.SKIPPED, reason=reason)
+        return finish(airing_id, entry)
     problem = _audio_problem(render)
     if problem:
-        entry = _entry(airing, render, host, status=LogStatus.FAILED, reason=problem)
-        return _finish(airing_id, entry)
+        entry = log_entry(airing, render, host, status=LogStatus.FAILED, reason=problem)
+        return finish(airing_id, entry)
+    play = Play(airing.id, airing.priority, stop or threading.Event())
+    if airing.priority == Priority.EMERGENCY:
+        title = airing.script.title
+        cause = f"nhường chỗ cho tin khẩn cấp “{title}”"
+        stage.interrupt(station.id, cause, airing.duration_s)
+    if not stage.enter(station.id, play, grace - late_s):
+        reason = f"bỏ lỡ: đài đang phát tin khác quá thời gian cho phép {format_span(grace)}"
+        entry = log_entry(airing, render, host, status=LogStatus.MISSED, reason=reason)
+        return finish(airing_id, entry)
+    try:
+        return _play(
+            airing, render, station, play, output, clock, host, grace, retries, retry_wait_s
+        )
+    finally:
+        stage.leave(station.id, play)
+
+
+def _play(
+    airing: Airing,
+    render: Render,
+    station: Station,
+    play: Play,
+    output: Output | None,
+    clock: Clock,
+    host: str,
+    grace_s: float,
+    retries: int,
+    retry_wait_s: float,
+) -> BroadcastLog:
+    """Play a claimed airing on the station's output (with retries) and log the outcome."""
+    airing_id = airing.id
+    late_s = (clock.now() - airing.sequenced_at).total_seconds()
+    late_note = f"phát muộn {format_span(late_s)}" if late_s > LATE_AFTER_S else ""
     path = audio_dir() / render.audio_path
     meta = {
         "station_id": airing.station_id,
@@ -192,19 +364,19 @@ def air(
     while True:
         started = clock.now()
         try:
-            player = output or output_for(db.session.get(Station, airing.station_id), clock)
-            result = player.play(path, airing.duration_s, stop=stop, meta=meta)
+            player = output or output_for(station, clock)
+            result = player.play(path, airing.duration_s, stop=play.stop, meta=meta)
             break
         except OutputError as exc:
             within = (clock.now() - airing.sequenced_at).total_seconds() + retry_wait_s <= grace_s
             if exc.retryable and attempt < retries and within and exc.played_seconds == 0:
                 attempt += 1
                 log.warning("air %s: retry %d after %s", airing.airing_key, attempt, exc.message)
-                sleeper_for(clock).wait(retry_wait_s, stop)
+                sleeper_for(clock).wait(retry_wait_s, play.stop)
                 continue
             status = LogStatus.PARTIAL if exc.played_seconds > 0 else LogStatus.FAILED
             tries = f" (sau {attempt + 1} lần thử)" if attempt else ""
-            entry = _entry(
+            entry = log_entry(
                 airing,
                 render,
                 host,
@@ -214,19 +386,22 @@ def air(
                 ended_at=max(started, clock.now()),
                 duration_s=exc.played_seconds,
             )
-            return _finish(airing_id, entry)
+            return finish(airing_id, entry)
     if not result.completed:
         status = LogStatus.INTERRUPTED
         reason = f"bị ngắt sau {format_span(result.played_seconds)}"
-        if result.detail:
-            reason += f" ({result.detail})"
+        details = [d for d in (play.cause, result.detail) if d]
+        if details:
+            reason += f" ({'; '.join(details)})"
+        if play.resume_after_s or (play.cause and play.cause != CAUSE_SHUTDOWN):
+            reason += "; " + _after_interruption(airing, station, clock, play)
     elif late_note:
         status, reason = LogStatus.AIRED_LATE, late_note
     else:
         status, reason = LogStatus.AIRED, ""
     if late_note and status != LogStatus.AIRED_LATE:
         reason = f"{late_note}; {reason}"
-    entry = _entry(
+    entry = log_entry(
         airing,
         render,
         host,
@@ -236,7 +411,16 @@ def air(
         ended_at=result.ended_at,
         duration_s=result.played_seconds,
     )
-    return _finish(airing_id, entry)
+    return finish(airing_id, entry)
+
+
+def _after_interruption(airing: Airing, station: Station, clock: Clock, play: Play) -> str:
+    """Queue a spot an emergency cut off again, or drop it, by the station's policy."""
+    if station.interrupt_policy != "requeue" or airing.priority == Priority.EMERGENCY:
+        return "không phát lại (theo chính sách của đài)"
+    at = clock.now() + timedelta(seconds=play.resume_after_s + REQUEUE_GAP_S)
+    again = requeue(airing, at)
+    return f"phát lại lúc {again.sequenced_at.astimezone(LOCAL_TZ):%H:%M:%S}"
 
 
 def sweep_missed(now: datetime, host: str, grace_s: float = GRACE_S) -> list[BroadcastLog]:
@@ -248,24 +432,28 @@ def sweep_missed(now: datetime, host: str, grace_s: float = GRACE_S) -> list[Bro
     in which case only its status is brought in line.
     """
     rows = []
-    cutoff = now - timedelta(seconds=grace_s)
-    planned = db.session.scalars(
-        select(Airing.id)
+    graces = _station_graces(grace_s)
+    cutoff = now - timedelta(seconds=min(graces.values(), default=grace_s))
+    planned = db.session.execute(
+        select(Airing.id, Airing.station_id, Airing.sequenced_at)
         .where(Airing.status == AiringStatus.PLANNED, Airing.sequenced_at < cutoff)
         .order_by(Airing.sequenced_at, Airing.id)
     ).all()
-    for airing_id in planned:
+    for airing_id, station_id, sequenced_at in planned:
+        if sequenced_at >= now - timedelta(seconds=graces.get(station_id, grace_s)):
+            continue
         airing = claim_airing(airing_id, host, now)
         if airing is None:
             continue
         render = db.session.get(Render, airing.render_id)
-        entry = _entry(airing, render, host, status=LogStatus.MISSED, reason=REASON_RUNNER_DOWN)
-        rows.append(_finish(airing_id, entry))
+        entry = log_entry(airing, render, host, status=LogStatus.MISSED, reason=REASON_RUNNER_DOWN)
+        rows.append(finish(airing_id, entry))
     claimed = db.session.scalars(
         select(Airing).where(Airing.status == AiringStatus.CLAIMED, Airing.claimed_at < cutoff)
     ).all()
     for airing in claimed:
-        if airing.claimed_at + timedelta(seconds=airing.duration_s + grace_s) > now:
+        own = graces.get(airing.station_id, grace_s)
+        if airing.claimed_at + timedelta(seconds=airing.duration_s + own) > now:
             continue
         row = rows_for(airing.airing_key)
         if row is not None:
@@ -288,7 +476,7 @@ def sweep_missed(now: datetime, host: str, grace_s: float = GRACE_S) -> list[Bro
         if taken.rowcount != 1:
             continue
         render = db.session.get(Render, airing.render_id)
-        entry = _entry(airing, render, host, status=LogStatus.INTERRUPTED, reason=REASON_CRASHED)
+        entry = log_entry(airing, render, host, status=LogStatus.INTERRUPTED, reason=REASON_CRASHED)
         rows.append(append_log(entry))
     return rows
 
@@ -305,12 +493,13 @@ def rows_for(airing_key: str) -> BroadcastLog | None:
 
 def air_due(now: datetime, *, clock: Clock, host: str, grace_s: float = GRACE_S) -> list:
     """Air every planned airing whose time has come (within the grace), earliest first."""
+    window = widest_grace(grace_s)
     ids = db.session.scalars(
         select(Airing.id)
         .where(
             Airing.status == AiringStatus.PLANNED,
             Airing.sequenced_at <= now,
-            Airing.sequenced_at >= now - timedelta(seconds=grace_s),
+            Airing.sequenced_at >= now - timedelta(seconds=window),
         )
         .order_by(Airing.sequenced_at, Airing.id)
     ).all()
@@ -350,12 +539,16 @@ class DueJob:
 
 
 def due_jobs(now: datetime, horizon: timedelta, grace_s: float = GRACE_S) -> list[DueJob]:
-    """Jobs for the planned airings from now - grace to now + horizon, by time."""
+    """Jobs for the planned airings from now - grace to now + horizon, by time.
+
+    The grace is the widest of any station's; air() applies each station's own.
+    """
+    window = widest_grace(grace_s)
     airings = db.session.execute(
         select(Airing.airing_key, Airing.sequenced_at, Airing.id)
         .where(
             Airing.status == AiringStatus.PLANNED,
-            Airing.sequenced_at >= now - timedelta(seconds=grace_s),
+            Airing.sequenced_at >= now - timedelta(seconds=window),
             Airing.sequenced_at < now + horizon,
         )
         .order_by(Airing.sequenced_at, Airing.id)
@@ -465,14 +658,47 @@ def release_lock(host: str, name: str = LOCK_NAME) -> None:
     db.session.commit()
 
 
-def make_job(app: Flask, *, clock: Clock, host: str, grace_s: float) -> Callable[[int], Any]:
+def make_job(
+    app: Flask, *, clock: Clock, host: str, grace_s: float, stage: Stage | None = None
+) -> Callable[[int], Any]:
     """The scheduler's job function: air one airing inside an app context."""
 
     def job(airing_id: int) -> None:
         with app.app_context():
-            air(airing_id, clock=clock, host=host, grace_s=grace_s)
+            air(airing_id, clock=clock, host=host, grace_s=grace_s, stage=stage)
 
     return job
+
+
+def due_emergencies(now: datetime) -> list[DueJob]:
+    """Planned khẩn cấp airings due by now ("phát ngay"), to start without waiting for a poll."""
+    airings = db.session.execute(
+        select(Airing.airing_key, Airing.sequenced_at, Airing.id)
+        .where(
+            Airing.status == AiringStatus.PLANNED,
+            Airing.priority == Priority.EMERGENCY,
+            Airing.sequenced_at <= now + timedelta(seconds=EMERGENCY_TICK_S),
+        )
+        .order_by(Airing.sequenced_at, Airing.id)
+    ).all()
+    return [DueJob(key, when, airing_id) for key, when, airing_id in airings]
+
+
+def add_missing(scheduler, wanted: Iterable[DueJob], func: Callable[[int], Any]) -> int:
+    """Add jobs the scheduler does not have yet (leaving every other job alone)."""
+    added = 0
+    for job in wanted:
+        if scheduler.get_job(job.job_id) is None:
+            scheduler.add_job(
+                func,
+                trigger="date",
+                run_date=job.run_at.astimezone(LOCAL_TZ),
+                id=job.job_id,
+                name=JOB_NAME,
+                args=(job.airing_id,),
+            )
+            added += 1
+    return added
 
 
 def run_forever(
@@ -490,42 +716,61 @@ def run_forever(
 
     Every poll: heartbeat (or try the lock), refresh the airing horizon once per local day,
     log misses, reconcile jobs. Reconciling every poll is cheap (one indexed query) and
-    picks up any change to schedules within poll_s.
+    picks up any change to schedules within poll_s. Between polls, every EMERGENCY_TICK_S,
+    the active runner starts "phát ngay" airings at once. On stop, what is playing is cut off
+    and logged interrupted ("bộ phát được tắt").
     """
     stop = stop or threading.Event()
     scheduler = make_scheduler(grace_s)
     scheduler.start(paused=True)
-    job = make_job(app, clock=clock, host=host, grace_s=grace_s)
+    stage = Stage()
+    job = make_job(app, clock=clock, host=host, grace_s=grace_s, stage=stage)
+    tick_s = min(poll_s, EMERGENCY_TICK_S)
     active = False
     refreshed_on = None
+    next_poll = 0.0
     try:
         while not stop.is_set():
             now = clock.now()
+            polling = time.monotonic() >= next_poll
             with app.app_context():
                 try:
-                    if active and not heartbeat(host, now):
-                        log.warning("runner %s lost the lock; standing by", host)
-                        active = False
-                        scheduler.pause()
-                        reconcile(scheduler, [], job)
-                    elif not active and acquire_lock(host, now, stale_s):
-                        log.info("runner %s is active", host)
-                        active = True
-                        scheduler.resume()
-                    if active:
+                    if polling:
+                        next_poll = time.monotonic() + poll_s
+                        active = _poll(scheduler, job, host, now, active, stale_s)
+                    if active and polling:
                         today = now.astimezone(LOCAL_TZ).date()
                         if refreshed_on != today:
                             service.refresh_all_airings(now)
                             refreshed_on = today
                         sweep_missed(now, host, grace_s)
                         reconcile(scheduler, due_jobs(now, horizon, grace_s), job)
+                    elif active:
+                        add_missing(scheduler, due_emergencies(now), job)
                 except Exception:
                     # The database may be briefly away; try again next poll.
                     log.exception("runner cycle failed")
                     db.session.rollback()
-            stop.wait(poll_s)
+                finally:
+                    db.session.remove()
+            stop.wait(tick_s)
     finally:
+        stage.stop_all(CAUSE_SHUTDOWN)
         scheduler.shutdown(wait=True)
         with app.app_context():
             if active:
                 release_lock(host)
+
+
+def _poll(scheduler, job, host: str, now: datetime, active: bool, stale_s: float) -> bool:
+    """Renew or take the runner lock; pause the scheduler when it is lost. Returns active."""
+    if active and not heartbeat(host, now):
+        log.warning("runner %s lost the lock; standing by", host)
+        scheduler.pause()
+        reconcile(scheduler, [], job)
+        return False
+    if not active and acquire_lock(host, now, stale_s):
+        log.info("runner %s is active", host)
+        scheduler.resume()
+        return True
+    return active

@@ -186,8 +186,8 @@ def check_schedule(actor: User, data: ScheduleInput, now: datetime) -> CheckResu
     """
     _require_schedule_edit(actor)
     script = data.script
-    _check_script_visible(actor, script)
-    _check_script_airable(script, now)
+    check_script_visible(actor, script)
+    check_script_airable(script, now)
     stations = _check_targets(actor, data.stations, data.units)
     if not 0 <= data.gap_seconds <= MAX_GAP_SECONDS:
         message = f"Khoảng nghỉ giữa các lần phát phải từ 0 đến {MAX_GAP_SECONDS} giây."
@@ -231,14 +231,14 @@ def check_schedule(actor: User, data: ScheduleInput, now: datetime) -> CheckResu
     return CheckResult(problems, occurrences, first, last, stations)
 
 
-def _check_script_visible(actor: User, script: Script) -> None:
+def check_script_visible(actor: User, script: Script) -> None:
     """The script must be the actor's unit's, below it, or sent down from a unit above it."""
     if not (in_scope(actor, script.unit) or script.unit.contains(actor.unit)):
         message = "Kịch bản không tồn tại hoặc nằm ngoài phạm vi đơn vị của bạn."
         raise NotFound(message, {"script": message})
 
 
-def _check_script_airable(script: Script, now: datetime) -> None:
+def check_script_airable(script: Script, now: datetime) -> None:
     """Only an approved, unexpired script whose approved audio is intact on disk can air."""
     message = ""
     if script.status == ScriptStatus.ARCHIVED:
@@ -779,6 +779,8 @@ def refresh_airings(
         for a in db.session.scalars(
             select(Airing).where(
                 Airing.schedule_id == schedule.id,
+                # An airing queued again after an emergency is not the rule's to remove.
+                Airing.requeued_from_id.is_(None),
                 Airing.planned_at >= now,
                 Airing.planned_at < until,
             )
@@ -852,7 +854,9 @@ def sequence_station(station: Station, start: datetime, end: datetime) -> None:
         by_id = {a.id: a for a in todays}
         for placed in plan.spots:
             airing = by_id[placed.schedule_id]
-            if airing.status != AiringStatus.PLANNED:
+            # Manual ("phát ngay") and re-queued airings keep the time they were given.
+            fixed = airing.operator_id is not None or airing.requeued_from_id is not None
+            if airing.status != AiringStatus.PLANNED or fixed:
                 continue
             session_name = placed.session.name if placed.session else ""
             if airing.sequenced_at != placed.start or airing.session_name != session_name:
