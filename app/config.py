@@ -7,6 +7,8 @@ import os
 import secrets
 from pathlib import Path
 
+from app.core.clock import FileClock
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,6 +32,19 @@ def _env_json(name: str) -> dict:
     if not isinstance(value, dict):
         raise RuntimeError(f'{name} must be a JSON object, e.g. {{"folder": "/srv/playout"}}')
     return value
+
+
+def _env_clock() -> dict:
+    """{"CLOCK": FileClock} when LOA_CLOCK_FILE is set (a test/demo seam), else nothing.
+
+    The file is read once here so a wrong path or content stops the app at start.
+    """
+    path = os.environ.get("LOA_CLOCK_FILE", "").strip()
+    if not path:
+        return {}
+    clock = FileClock(path)
+    clock.now()
+    return {"CLOCK": clock}
 
 
 def load_secret_key(instance_path: Path) -> str:
@@ -80,4 +95,6 @@ def build_config(instance_path: Path) -> dict:
         "PLAYOUT_GRACE_S": float(os.environ.get("PLAYOUT_GRACE_S", "300")),
         # Behind a reverse proxy (nginx), trust one hop of X-Forwarded-For for audit addresses.
         "PROXY_FIX": _env_bool("PROXY_FIX", False),
+        # Tests and demos only: the time comes from a file (see app.core.clock).
+        **_env_clock(),
     }

@@ -99,6 +99,23 @@ class Stage:
     guard: threading.Lock = field(default_factory=threading.Lock)
     locks: dict[int, threading.Lock] = field(default_factory=dict)
     playing: dict[int, Play] = field(default_factory=dict)
+    # Airings this runner has claimed and not finished, so its own sweep leaves them alone.
+    held: set[int] = field(default_factory=set)
+
+    def hold(self, airing_id: int) -> None:
+        """Note a claimed airing as this runner's until release()."""
+        with self.guard:
+            self.held.add(airing_id)
+
+    def release(self, airing_id: int) -> None:
+        """The airing is finished (its row is written)."""
+        with self.guard:
+            self.held.discard(airing_id)
+
+    def holds(self, airing_id: int) -> bool:
+        """Whether this runner is still on the airing."""
+        with self.guard:
+            return airing_id in self.held
 
     def _lock(self, station_id: int) -> threading.Lock:
         with self.guard:
@@ -302,6 +319,30 @@ def air(
     airing = claim_airing(airing_id, host, now)
     if airing is None:
         return None
+    stage.hold(airing_id)
+    try:
+        play = Play(airing.id, airing.priority, stop or threading.Event())
+        return _air_claimed(
+            airing, now, play, output, clock, host, grace_s, retries, retry_wait_s, stage
+        )
+    finally:
+        stage.release(airing_id)
+
+
+def _air_claimed(
+    airing: Airing,
+    now: datetime,
+    play: Play,
+    output: Output | None,
+    clock: Clock,
+    host: str,
+    grace_s: float,
+    retries: int,
+    retry_wait_s: float,
+    stage: Stage,
+) -> BroadcastLog:
+    """air() once the airing is ours: the station's policy, waiting for the station, playing."""
+    airing_id = airing.id
     render = db.session.get(Render, airing.render_id)
     station = db.session.get(Station, airing.station_id)
     grace = station_grace(station, grace_s)
@@ -319,7 +360,6 @@ def air(
     if problem:
         entry = log_entry(airing, render, host, status=LogStatus.FAILED, reason=problem)
         return finish(airing_id, entry)
-    play = Play(airing.id, airing.priority, stop or threading.Event())
     if airing.priority == Priority.EMERGENCY:
         title = airing.script.title
         cause = f"nhường chỗ cho tin khẩn cấp “{title}”"
@@ -423,7 +463,9 @@ def _after_interruption(airing: Airing, station: Station, clock: Clock, play: Pl
     return f"phát lại lúc {again.sequenced_at.astimezone(LOCAL_TZ):%H:%M:%S}"
 
 
-def sweep_missed(now: datetime, host: str, grace_s: float = GRACE_S) -> list[BroadcastLog]:
+def sweep_missed(
+    now: datetime, host: str, grace_s: float = GRACE_S, stage: Stage | None = None
+) -> list[BroadcastLog]:
     """Log what no runner played: planned airings past their grace, and abandoned claims.
 
     A planned airing whose start plus grace has passed is claimed and logged missed ("bộ phát
@@ -452,6 +494,8 @@ def sweep_missed(now: datetime, host: str, grace_s: float = GRACE_S) -> list[Bro
         select(Airing).where(Airing.status == AiringStatus.CLAIMED, Airing.claimed_at < cutoff)
     ).all()
     for airing in claimed:
+        if stage is not None and stage.holds(airing.id):
+            continue  # this runner is still on it (waiting for its station, or playing)
         own = graces.get(airing.station_id, grace_s)
         if airing.claimed_at + timedelta(seconds=airing.duration_s + own) > now:
             continue
@@ -461,15 +505,17 @@ def sweep_missed(now: datetime, host: str, grace_s: float = GRACE_S) -> list[Bro
             db.session.commit()
             continue
         # Take the abandoned claim over with the same conditional UPDATE, so two sweeping
-        # runners write one row.
+        # runners write one row. It stays claimed until its row is written (as in finish()):
+        # a crash in between leaves a fresh claim that a later sweep picks up again.
         taken = db.session.execute(
             update(Airing)
             .where(
                 Airing.id == airing.id,
                 Airing.status == AiringStatus.CLAIMED,
                 Airing.claimed_by == airing.claimed_by,
+                Airing.claimed_at == airing.claimed_at,
             )
-            .values(status=AiringStatus.INTERRUPTED, claimed_by=host[:120], claimed_at=now)
+            .values(claimed_by=host[:120], claimed_at=now)
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
@@ -477,7 +523,7 @@ def sweep_missed(now: datetime, host: str, grace_s: float = GRACE_S) -> list[Bro
             continue
         render = db.session.get(Render, airing.render_id)
         entry = log_entry(airing, render, host, status=LogStatus.INTERRUPTED, reason=REASON_CRASHED)
-        rows.append(append_log(entry))
+        rows.append(finish(airing.id, entry))
     return rows
 
 
@@ -731,10 +777,10 @@ def run_forever(
     next_poll = 0.0
     try:
         while not stop.is_set():
-            now = clock.now()
             polling = time.monotonic() >= next_poll
             with app.app_context():
                 try:
+                    now = clock.now()
                     if polling:
                         next_poll = time.monotonic() + poll_s
                         active = _poll(scheduler, job, host, now, active, stale_s)
@@ -743,7 +789,7 @@ def run_forever(
                         if refreshed_on != today:
                             service.refresh_all_airings(now)
                             refreshed_on = today
-                        sweep_missed(now, host, grace_s)
+                        sweep_missed(now, host, grace_s, stage)
                         reconcile(scheduler, due_jobs(now, horizon, grace_s), job)
                     elif active:
                         add_missing(scheduler, due_emergencies(now), job)

@@ -336,9 +336,7 @@ def test_live_read_without_plan_is_logged_with_the_operator(org, users, clock):
     assert row.duration_s == 95
     assert row.reason == "đọc trực tiếp: Thông báo lịch tiêm bổ sung"
     assert row.ended_at - row.started_at == timedelta(seconds=95)
-    assert db.session.scalar(
-        select(AuditEvent).where(AuditEvent.action == "playout.live_read")
-    )
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "playout.live_read"))
 
 
 def test_live_read_standing_in_for_a_planned_airing_closes_it(spots, users, clock):
@@ -458,3 +456,19 @@ def test_manual_airings_are_not_moved_when_the_day_is_sequenced(spots, users, cl
     db.session.commit()
     db.session.refresh(emergency)
     assert emergency.sequenced_at == clock.now()
+
+
+def test_sweep_leaves_a_claim_this_runner_is_still_on(spots, clock):
+    """A spot that waited for its station and then plays long is not taken for crashed."""
+    stage = runner.Stage()
+    runner.claim_airing(spots[0].id, HOST, clock.now())
+    stage.hold(spots[0].id)
+    clock.advance(hours=2)
+    rows = runner.sweep_missed(clock.now(), HOST, stage=stage)
+    assert spots[0].airing_key not in {r.airing_key for r in rows}
+    assert status_of(spots[0]) == AiringStatus.CLAIMED
+    stage.release(spots[0].id)
+    [row] = [r for r in runner.sweep_missed(clock.now(), HOST, stage=stage)]
+    assert row.airing_key == spots[0].airing_key
+    assert row.status == LogStatus.INTERRUPTED
+    assert status_of(spots[0]) == AiringStatus.INTERRUPTED
