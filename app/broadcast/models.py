@@ -62,6 +62,10 @@ class BroadcastLog(AppendOnly, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    # The station's unit when the row was written (hash_version 2 on): reports count an airing
+    # for the unit its station belonged to then, even after the station moves. Null in
+    # version 1 rows, which reports read as the station's current unit.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     # Null for a manual live read, which had no plan.
     planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -92,7 +96,7 @@ class BroadcastLog(AppendOnly, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The chain: seq counts the station's rows from 1; prev_hash is the row_hash of seq - 1.
     seq: Mapped[int]
-    hash_version: Mapped[int] = mapped_column(default=1)
+    hash_version: Mapped[int] = mapped_column(default=2)
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))
 

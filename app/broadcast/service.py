@@ -4,8 +4,9 @@ Each station's rows form a chain: row n stores seq = n, prev_hash = row_hash of 
 zeros for row 1) and row_hash = sha256 of the row's canonical serialisation. Changing any
 stored field breaks that row's hash; removing a row leaves a gap in seq and breaks the link.
 
-Canonical serialisation, hash_version 1 (never change it; add a version instead):
-- a JSON object of the fields in HASH_FIELDS_V1 (every column except id and row_hash), keys
+Canonical serialisation, hash_version 1 and 2 (never change one; add a version instead):
+- a JSON object of the fields in HASH_FIELDS_V1 or HASH_FIELDS_V2 (version 2: every column
+  except id and row_hash; version 1: the same without unit_id, added later), keys
   sorted, separators "," and ":", non-ASCII kept as UTF-8 (ensure_ascii=False), encoded UTF-8;
 - datetimes in UTC as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (always six digits of microseconds);
 - duration_s (rounded to milliseconds when appended) as the string Python's repr gives, the
@@ -42,7 +43,7 @@ from app.extensions import db
 from app.org.models import Station, Unit
 from app.scripts.models import Priority, Script
 
-HASH_VERSION = 1
+HASH_VERSION = 2
 HASH_FIELDS_V1 = (
     "airing_key",
     "audio_sha256",
@@ -69,7 +70,9 @@ HASH_FIELDS_V1 = (
     "status",
     "version_id",
 )
-HASH_FIELDS = {1: HASH_FIELDS_V1}
+# Version 2 adds the station's unit at the time of writing.
+HASH_FIELDS_V2 = tuple(sorted((*HASH_FIELDS_V1, "unit_id")))
+HASH_FIELDS = {1: HASH_FIELDS_V1, 2: HASH_FIELDS_V2}
 
 # Concurrent appends for one station race for the same seq; the loser retries on top of the
 # winner's row. Each lost race means another row went in, so a few attempts are plenty.
@@ -200,6 +203,7 @@ def _append(
     corrects: tuple[int, str] | None = None,
     correction_reason: str = "",
     after: Callable[[BroadcastLog], None] | None = None,
+    unit_id: int | None = None,
 ) -> BroadcastLog:
     """Insert one chained row and commit, retrying when another writer took the same seq.
 
@@ -207,12 +211,15 @@ def _append(
     session is rolled back, so nothing else may be pending in it.
     """
     entry = _clean(entry)
-    if db.session.get(Station, entry.station_id) is None:
+    station = db.session.get(Station, entry.station_id)
+    if station is None:
         raise NotFound("Không tìm thấy đài.")
+    unit_id = unit_id if unit_id is not None else station.unit_id
     for attempt in range(APPEND_ATTEMPTS):
         last = _last_row(entry.station_id)
         row = BroadcastLog(
             **{f.name: getattr(entry, f.name) for f in fields(LogEntry)},
+            unit_id=unit_id,
             corrects_id=corrects[0] if corrects else None,
             corrects_hash=corrects[1] if corrects else None,
             correction_reason=correction_reason,
@@ -298,7 +305,14 @@ def correct_log(
             details={"corrects_id": row_id, "corrects_seq": row_seq, "changes": changed},
         )
 
-    return _append(entry, corrects=(row_id, row_hash), correction_reason=reason, after=audit)
+    # A correction is about the same airing: it stays filed under the original's unit.
+    return _append(
+        entry,
+        corrects=(row_id, row_hash),
+        correction_reason=reason,
+        after=audit,
+        unit_id=row.unit_id,
+    )
 
 
 def station_rows(station_id: int) -> list[BroadcastLog]:

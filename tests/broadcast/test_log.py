@@ -16,7 +16,9 @@ from app.audit.models import AuditEvent
 from app.broadcast import service
 from app.broadcast.models import GENESIS_HASH, LOG_STATUS_LABELS, BroadcastLog, LogStatus
 from app.broadcast.service import (
+    HASH_FIELDS,
     HASH_FIELDS_V1,
+    HASH_VERSION,
     LogEntry,
     append_log,
     compute_row_hash,
@@ -103,7 +105,9 @@ def test_append_links_each_row_to_the_previous_row_of_its_station(org, station):
 
 def test_the_hash_covers_every_column_but_the_id_and_the_hash_itself():
     columns = {c.name for c in BroadcastLog.__table__.c}
-    assert set(HASH_FIELDS_V1) == columns - {"id", "row_hash"}
+    assert set(HASH_FIELDS[HASH_VERSION]) == columns - {"id", "row_hash"}
+    # Version 1 rows (written before unit_id existed) still verify with their own fields.
+    assert set(HASH_FIELDS_V1) == columns - {"id", "row_hash", "unit_id"}
 
 
 def test_statuses_have_vietnamese_labels():
@@ -465,3 +469,42 @@ def test_naive_times_and_negative_durations_are_refused(station):
     with pytest.raises(ValidationError):
         append_log(entry(station, ended_at=datetime(2026, 11, 27, 5, 0, tzinfo=VN)))
     assert station_rows(station.id) == []
+
+
+def test_rows_keep_the_unit_their_station_had_when_written(org, station):
+    first = append_log(entry(station, 0))
+    station.unit_id = org.commune.id  # the station moves to another unit
+    db.session.commit()
+    second = append_log(entry(station, 1))
+    correction = service.correct_log(None, first, "Sửa giờ kết thúc", new_reason="đã sửa")
+    assert first.unit_id == org.district.id
+    assert second.unit_id == org.commune.id
+    # A correction stays filed under the unit of the row it corrects.
+    assert correction.unit_id == org.district.id
+    assert first.hash_version == HASH_VERSION == 2
+    assert verify_chain().ok
+    # Changing the unit of a row is caught like any other field.
+    tamper("UPDATE broadcast_log SET unit_id = :u WHERE id = :id", u=org.commune.id, id=first.id)
+    result = verify_chain()
+    assert not result.ok
+    assert result.first_bad.seq == first.seq
+
+
+def test_version_1_rows_without_a_unit_still_verify(station):
+    row = append_log(entry(station, 0))
+    old = BroadcastLog(
+        **{
+            name: getattr(row, name)
+            for name in HASH_FIELDS_V1
+            if name not in ("seq", "prev_hash", "hash_version")
+        },
+        seq=row.seq + 1,
+        prev_hash=row.row_hash,
+        hash_version=1,
+        unit_id=None,
+    )
+    old.row_hash = compute_row_hash(old)
+    db.session.add(old)
+    db.session.commit()
+    assert verify_chain().ok
+    assert verify_chain().checked == 2
