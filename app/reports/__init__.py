@@ -1,0 +1,1 @@
+"""Airtime audit: planned against aired, campaign proof, station logbooks, exports."""
