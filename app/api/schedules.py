@@ -1,0 +1,805 @@
+"""Station, schedule and playout endpoints: stations, schedules with their checks, rundowns,
+air now, skip and live reads.
+
+Times go out in Vietnam time (+07:00) and come in with any offset; dates are local days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
+
+from flask import jsonify, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.api import bp
+from app.api.scripts import _payload
+from app.auth.permissions import Permission, in_scope, require
+from app.broadcast.models import BroadcastLog
+from app.core import clock
+from app.core.errors import DomainError, NotFound, ValidationError
+from app.extensions import db
+from app.org.models import Station, Unit
+from app.schedules import playout, service
+from app.schedules.models import Airing, CancelledOccurrence, Schedule
+from app.schedules.plan import BLOCKING, DEFAULT_GAP_SECONDS, Problem
+from app.schedules.recurrence import (
+    KINDS,
+    LOCAL_TZ,
+    Recurrence,
+    RecurrenceError,
+    from_rrule,
+    parse_times,
+    to_rrule,
+)
+from app.scripts.models import PRIORITY_LABELS, Priority, Script, ScriptVersion
+
+BAD_INPUT = "Dữ liệu gửi lên chưa hợp lệ: hãy sửa các trường được đánh dấu."
+BAD_FILTER = "Tham số lọc không hợp lệ."
+NO_STATION = "Không có đài mã này trong phạm vi của bạn."
+NO_SCRIPT = "Kịch bản không tồn tại hoặc nằm ngoài phạm vi đơn vị của bạn."
+MAX_PER_PAGE = 100
+
+SCHEDULE_FIELDS = frozenset(
+    {
+        "script",
+        "stations",
+        "units",
+        "recurrence",
+        "priority",
+        "gap_seconds",
+        "confirm_warnings",
+        "dry_run",
+    }
+)
+RECURRENCE_FIELDS = frozenset(
+    {
+        "kind",
+        "times",
+        "per_session",
+        "every_minutes",
+        "window_start",
+        "window_end",
+        "weekdays",
+        "start_date",
+        "end_date",
+        "count",
+    }
+)
+# The recurrence fields that belong to one kind only.
+KIND_FIELDS = {
+    "times": "times",
+    "per_session": "per_session",
+    "every_minutes": "every",
+    "window_start": "every",
+    "window_end": "every",
+}
+
+
+class UnknownFields(DomainError):
+    """A body or query names fields the endpoint does not know: refused, never ignored."""
+
+    status = 400
+    code = "unknown_fields"
+
+
+# --- Shared helpers (the logs endpoints use them too) -----------------------------------------
+
+
+def local_iso(value: datetime | None) -> str | None:
+    """An aware datetime as ISO 8601 in Vietnam time, or None."""
+    return value.astimezone(LOCAL_TZ).isoformat() if value else None
+
+
+def today() -> date:
+    """Today in Vietnam, whatever the server's time zone."""
+    return clock.now().astimezone(LOCAL_TZ).date()
+
+
+def local_midnight(day: date) -> datetime:
+    """The start of a local day, in UTC."""
+    return datetime.combine(day, time(), LOCAL_TZ).astimezone(UTC)
+
+
+def is_int(value) -> bool:
+    """An integer, and not a boolean (JSON true is not 1 here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    """An integer or a float, and not a boolean."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def reject_unknown(data, allowed: Iterable[str], prefix: str = "") -> None:
+    """Answer 400 when data (a body or the query string) has keys outside allowed."""
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        names = [prefix + name for name in unknown]
+        raise UnknownFields(
+            "Trường không được hỗ trợ: " + ", ".join(f"“{n}”" for n in names) + ".",
+            dict.fromkeys(names, "Trường không được hỗ trợ."),
+        )
+
+
+def date_arg(args, key: str, errors: dict) -> date | None:
+    """An optional YYYY-MM-DD value of a mapping (query string or body)."""
+    value = args.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        errors[key] = "Ngày phải có dạng YYYY-MM-DD."
+        return None
+
+
+def instant(data: dict, key: str, errors: dict) -> datetime | None:
+    """A required ISO 8601 date-time with an offset (any offset), as aware UTC."""
+    value = data.get(key)
+    if value in (None, ""):
+        errors[key] = "Bắt buộc: thời điểm có múi giờ, ví dụ 2026-11-28T05:45:00+07:00."
+        return None
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        errors[key] = "Thời điểm phải theo ISO 8601, ví dụ 2026-11-28T05:45:00+07:00."
+        return None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        errors[key] = "Thiếu múi giờ: ghi rõ, ví dụ 2026-11-28T05:45:00+07:00."
+        return None
+    return parsed.astimezone(UTC)
+
+
+def page_args(args, errors: dict, default: int) -> tuple[int, int]:
+    """page (from 1) and per_page (1 to 100) of a list endpoint."""
+    page, per_page = args.get("page", "1"), args.get("per_page", str(default))
+    if not page.isdigit() or int(page) < 1:
+        errors["page"] = "Số trang phải là số nguyên dương."
+    if not per_page.isdigit() or not 1 <= int(per_page) <= MAX_PER_PAGE:
+        errors["per_page"] = f"Từ 1 đến {MAX_PER_PAGE}."
+    if "page" in errors or "per_page" in errors:
+        return 1, default
+    return int(page), int(per_page)
+
+
+def page_of(items: list, page: int, per_page: int, to_json: Callable) -> dict:
+    """One page of an already filtered list, in the scripts API's shape."""
+    chunk = items[(page - 1) * per_page : page * per_page]
+    return {
+        "items": [to_json(i) for i in chunk],
+        "page": page,
+        "per_page": per_page,
+        "total": len(items),
+    }
+
+
+def flag(args, key: str, errors: dict) -> bool:
+    """A true/false query parameter (also 1/0), false when missing."""
+    value = args.get(key, "false").strip().lower()
+    if value not in {"true", "false", "1", "0"}:
+        errors[key] = "true hoặc false."
+        return False
+    return value in {"true", "1"}
+
+
+def find_station(code) -> Station | None:
+    """The station with this code (codes are stored upper-case), in the caller's scope."""
+    if not isinstance(code, str) or not code.strip():
+        return None
+    station = db.session.scalar(select(Station).where(Station.code == code.strip().upper()))
+    if station is None or not in_scope(current_user, station.unit):
+        # The same answer for both, so codes of other units cannot be probed.
+        return None
+    return station
+
+
+def station_by_code(code: str) -> Station:
+    """The station of a URL, or 404."""
+    station = find_station(code)
+    if station is None:
+        raise NotFound("Đài không tồn tại hoặc nằm ngoài phạm vi đơn vị của bạn.")
+    return station
+
+
+def station_field(code, key: str, errors: dict) -> Station | None:
+    """A station named in a body or query: a field error when unknown or out of scope."""
+    station = find_station(code)
+    if station is None:
+        errors[key] = NO_STATION
+    return station
+
+
+def log_json(row: BroadcastLog) -> dict:
+    """One broadcast log row with its chain fields, times in Vietnam time."""
+    script = db.session.get(Script, row.script_id) if row.script_id else None
+    version = db.session.get(ScriptVersion, row.version_id) if row.version_id else None
+    return {
+        "id": row.id,
+        "station": row.station.code,
+        "seq": row.seq,
+        "status": row.status.value,
+        "status_label": row.status.label,
+        "priority": row.priority.value,
+        "planned_at": local_iso(row.planned_at),
+        "started_at": local_iso(row.started_at),
+        "ended_at": local_iso(row.ended_at),
+        "duration_s": row.duration_s,
+        "reason": row.reason,
+        "script": {"id": script.id, "title": script.title} if script else None,
+        "version": version.number if version else None,
+        "render": row.render_id,
+        "schedule": row.schedule_id,
+        "airing_key": row.airing_key,
+        "spoken_sha256": row.spoken_sha256 or None,
+        "audio_sha256": row.audio_sha256 or None,
+        "operator": row.operator.username if row.operator else None,
+        "runner_host": row.runner_host,
+        "corrects": row.corrects_id,
+        "correction_reason": row.correction_reason,
+        "created_at": local_iso(row.created_at),
+        "hash_version": row.hash_version,
+        "prev_hash": row.prev_hash,
+        "row_hash": row.row_hash,
+    }
+
+
+# --- JSON of stations, schedules and airings --------------------------------------------------
+
+
+def station_json(station: Station) -> dict:
+    """A station with its sessions and its playout and speech settings."""
+    return {
+        "id": station.id,
+        "code": station.code,
+        "name": station.name,
+        "kind": station.kind.value,
+        "kind_label": station.kind.label,
+        "unit": station.unit.code,
+        "active": station.active,
+        "sessions": [
+            {
+                "name": s.name,
+                "start": f"{s.start_time:%H:%M}",
+                "end": f"{s.end_time:%H:%M}",
+                "cap_minutes": s.cap_minutes,
+                "weekdays": s.weekday_list,
+            }
+            for s in station.sessions
+        ],
+        "playout": {
+            "misfire_policy": station.misfire_policy,
+            "grace_s": station.grace_s,
+            "interrupt_policy": station.interrupt_policy,
+        },
+        "speech": {
+            "intro_text": station.intro_text,
+            "engine": station.speech_engine or None,
+            "voice": station.speech_voice or None,
+            "target_lufs": station.target_lufs,
+            "true_peak_db": station.true_peak_db,
+        },
+    }
+
+
+def _hhmm(value: time | None) -> str | None:
+    """A wall-clock time as HH:MM."""
+    return f"{value:%H:%M}" if value else None
+
+
+def recurrence_json(rec: Recurrence) -> dict:
+    """A rule in the shape the create endpoint reads; fields of other kinds are null."""
+    return {
+        "kind": rec.kind,
+        "times": [f"{t:%H:%M}" for t in rec.times] if rec.kind == "times" else None,
+        "per_session": rec.per_session if rec.kind == "per_session" else None,
+        "every_minutes": rec.every_minutes if rec.kind == "every" else None,
+        "window_start": _hhmm(rec.window_start) if rec.kind == "every" else None,
+        "window_end": _hhmm(rec.window_end) if rec.kind == "every" else None,
+        "weekdays": sorted(rec.weekdays),
+        "start_date": rec.start_date.isoformat(),
+        "end_date": rec.end_date.isoformat(),
+        "count": rec.count,
+        "exceptions": [e.replace(tzinfo=LOCAL_TZ).isoformat() for e in sorted(rec.exceptions)],
+    }
+
+
+def schedule_json(schedule: Schedule, detail: bool = False) -> dict:
+    """A schedule: what airs, where, its rule (structured and RFC 5545), its state."""
+    data = {
+        "id": schedule.id,
+        "status": schedule.status.value,
+        "script": {
+            "id": schedule.script_id,
+            "title": schedule.script.title,
+            "version": schedule.version.number,
+            "render": schedule.render_id,
+        },
+        "unit": schedule.unit.code,
+        "priority": schedule.priority.value,
+        "priority_label": PRIORITY_LABELS[schedule.priority],
+        "stations": [s.code for s in schedule.stations],
+        "units": [u.code for u in schedule.units],
+        "airs_on": [s.code for s in service.resolve_stations(schedule.stations, schedule.units)],
+        "recurrence": recurrence_json(from_rrule(schedule.rrule)),
+        "rrule": schedule.rrule,
+        "gap_seconds": schedule.gap_seconds,
+        "revision": schedule.revision,
+        "created_by": schedule.created_by.username if schedule.created_by else None,
+        "created_at": local_iso(schedule.created_at),
+        "updated_at": local_iso(schedule.updated_at),
+    }
+    if detail:
+        rows = db.session.scalars(
+            select(CancelledOccurrence)
+            .where(CancelledOccurrence.schedule_id == schedule.id)
+            .order_by(CancelledOccurrence.occurs_at, CancelledOccurrence.id)
+        )
+        data["cancelled"] = [cancellation_json(c) for c in rows]
+    return data
+
+
+def cancellation_json(row: CancelledOccurrence) -> dict:
+    """One cancelled occurrence; station null means on every station of the schedule."""
+    return {
+        "id": row.id,
+        "schedule": row.schedule_id,
+        "occurs_at": local_iso(row.occurs_at),
+        "station": row.station.code if row.station else None,
+        "reason": row.reason,
+        "cancelled_by": row.cancelled_by.username if row.cancelled_by else None,
+        "created_at": local_iso(row.created_at),
+    }
+
+
+def problem_json(problem: Problem) -> dict:
+    """A problem of a schedule check."""
+    return {
+        "severity": problem.severity,
+        "code": problem.code,
+        "message": problem.message,
+        "at": local_iso(problem.when),
+    }
+
+
+def airing_json(airing: Airing) -> dict:
+    """An airing as the runner will play it."""
+    return {
+        "id": airing.id,
+        "airing_key": airing.airing_key,
+        "station": airing.station.code,
+        "schedule": airing.schedule_id,
+        "script": {"id": airing.script_id, "title": airing.script.title},
+        "priority": airing.priority.value,
+        "status": airing.status.value,
+        "status_label": airing.status.label,
+        "planned": local_iso(airing.planned_at),
+        "start": local_iso(airing.sequenced_at),
+        "duration_s": airing.duration_s,
+        "note": airing.note,
+        "operator": airing.operator.username if airing.operator else None,
+    }
+
+
+def rundown_row_json(row: service.RundownRow) -> dict:
+    """One line of a station's day."""
+    return {
+        "id": row.airing_id,
+        "airing_key": row.airing_key,
+        "schedule": row.schedule_id,
+        "title": row.title,
+        "priority": row.priority.value,
+        "priority_label": row.priority_label,
+        "status": row.status.value,
+        "status_label": row.status_label,
+        "session": row.session,
+        "planned": local_iso(row.planned),
+        "start": local_iso(row.start),
+        "end": local_iso(row.end),
+        "duration_s": row.duration_s,
+    }
+
+
+# --- Stations ---------------------------------------------------------------------------------
+
+
+@bp.get("/stations")
+def list_stations():
+    """Stations of the caller's units, by code."""
+    args = request.args
+    reject_unknown(args, {"unit", "active", "page", "per_page"})
+    errors: dict[str, str] = {}
+    query = (
+        select(Station)
+        .join(Unit, Station.unit_id == Unit.id)
+        .where(Unit.path.startswith(current_user.unit.path))
+        .order_by(Station.code)
+    )
+    if args.get("unit"):
+        unit = db.session.scalar(select(Unit).where(Unit.code == args["unit"].strip().upper()))
+        if unit is None or not in_scope(current_user, unit):
+            errors["unit"] = "Không có đơn vị mã này trong phạm vi của bạn."
+        else:
+            query = query.where(Unit.path.startswith(unit.path))
+    if args.get("active"):
+        query = query.where(Station.active.is_(flag(args, "active", errors)))
+    page, per_page = page_args(args, errors, default=MAX_PER_PAGE)
+    if errors:
+        raise ValidationError(BAD_FILTER, errors)
+    return page_of(list(db.session.scalars(query)), page, per_page, station_json)
+
+
+@bp.get("/stations/<code>")
+def get_station(code: str):
+    """One station with its sessions."""
+    return station_json(station_by_code(code))
+
+
+@bp.get("/stations/<code>/rundown")
+def station_rundown(code: str):
+    """The station's airings of one local day (?date=YYYY-MM-DD, default today)."""
+    station = station_by_code(code)
+    reject_unknown(request.args, {"date"})
+    errors: dict[str, str] = {}
+    day = date_arg(request.args, "date", errors) or today()
+    if errors:
+        raise ValidationError(BAD_FILTER, errors)
+    rows = service.rundown(current_user, station, day)
+    return {
+        "station": station.code,
+        "date": day.isoformat(),
+        "items": [rundown_row_json(r) for r in rows],
+    }
+
+
+# --- Schedules --------------------------------------------------------------------------------
+
+
+def _prefixed(fields: dict[str, str]) -> dict[str, str]:
+    """Name recurrence fields by their place in the body: "end_date" -> "recurrence.end_date"."""
+    return {(f"recurrence.{k}" if k in RECURRENCE_FIELDS else k): v for k, v in fields.items()}
+
+
+@contextmanager
+def _rule_fields() -> Iterator[None]:
+    """Map the service's recurrence field names onto the body's nested ones."""
+    try:
+        yield
+    except service.ScheduleProblems:
+        raise
+    except RecurrenceError as exc:
+        raise ValidationError(exc.message, _prefixed(exc.fields)) from exc
+    except ValidationError as exc:
+        exc.fields = _prefixed(exc.fields)
+        raise
+
+
+def _one_time(value, key: str, errors: dict) -> time | None:
+    """A single wall-clock time such as "05:00" or "5h"."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors[key] = "Giờ dạng HH:MM, ví dụ “05:00”."
+        return None
+    try:
+        found = parse_times(value)
+    except RecurrenceError as exc:
+        errors[key] = exc.message
+        return None
+    if len(found) != 1:
+        errors[key] = "Chỉ một giờ, dạng HH:MM."
+        return None
+    return found[0]
+
+
+def _recurrence_parts(data: dict, errors: dict) -> dict:
+    """The Recurrence keyword arguments a body's "recurrence" object gives (dates may be None)."""
+    p = "recurrence."
+    kind = data.get("kind")
+    if kind not in KINDS:
+        errors[p + "kind"] = "Bắt buộc, một trong: " + ", ".join(KINDS) + "."
+        return {}
+    for name, owner in KIND_FIELDS.items():
+        if data.get(name) is not None and owner != kind:
+            errors[p + name] = f"Chỉ dùng với kind “{owner}”."
+    parts: dict = {"kind": kind}
+    if kind == "times":
+        raw = data.get("times")
+        if isinstance(raw, list) and all(isinstance(t, str) for t in raw):
+            raw = ", ".join(raw)
+        if not isinstance(raw, str):
+            errors[p + "times"] = "Bắt buộc: chuỗi như “05:45, 17:15” hoặc danh sách giờ HH:MM."
+        else:
+            try:
+                parts["times"] = parse_times(raw)
+            except RecurrenceError as exc:
+                errors[p + "times"] = exc.message
+    for name in ("per_session", "every_minutes"):
+        if KIND_FIELDS[name] == kind:
+            value = data.get(name)
+            if not is_int(value):
+                errors[p + name] = "Bắt buộc, số nguyên."
+            else:
+                parts[name] = value
+    if kind == "every":
+        parts["window_start"] = _one_time(data.get("window_start"), p + "window_start", errors)
+        parts["window_end"] = _one_time(data.get("window_end"), p + "window_end", errors)
+    weekdays = data.get("weekdays", [1, 2, 3, 4, 5, 6, 7])
+    if not isinstance(weekdays, list) or not all(is_int(d) for d in weekdays):
+        errors[p + "weekdays"] = "Danh sách số từ 1 (thứ Hai) đến 7 (Chủ nhật)."
+    else:
+        parts["weekdays"] = weekdays
+    count = data.get("count")
+    if count is not None and not is_int(count):
+        errors[p + "count"] = "Số nguyên hoặc null."
+    else:
+        parts["count"] = count
+    parts["start_date"] = date_arg(data, "start_date", errors)
+    parts["end_date"] = date_arg(data, "end_date", errors)
+    for name in ("start_date", "end_date"):
+        if name in errors:
+            errors[p + name] = errors.pop(name)
+    return parts
+
+
+def _code_list(data: dict, key: str, errors: dict, find: Callable) -> list:
+    """Stations or units named by code in a list."""
+    codes = data.get(key, [])
+    if codes is None:
+        return []
+    if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+        errors[key] = "Danh sách mã."
+        return []
+    found = []
+    for code in codes:
+        item = find(code)
+        if item is None:
+            what = "đài" if key == "stations" else "đơn vị"
+            errors[key] = f"Không có {what} mã “{code}” trong phạm vi của bạn."
+        else:
+            found.append(item)
+    return found
+
+
+def _find_unit(code: str) -> Unit | None:
+    """A unit by code, in the caller's scope."""
+    unit = db.session.scalar(select(Unit).where(Unit.code == code.strip().upper()))
+    return unit if unit is not None and in_scope(current_user, unit) else None
+
+
+def _script_ref(value) -> Script:
+    """The script a body names by id; unknown ones answer like invisible ones (404)."""
+    script = db.session.get(Script, value)
+    if script is None:
+        raise NotFound(NO_SCRIPT, {"script": NO_SCRIPT})
+    service.check_script_visible(current_user, script)
+    return script
+
+
+def _schedule_input(data: dict) -> tuple[service.ScheduleInput, bool]:
+    """Read a create body into the service's input; the second value is dry_run."""
+    reject_unknown(data, SCHEDULE_FIELDS)
+    rule = data.get("recurrence")
+    if isinstance(rule, dict):
+        reject_unknown(rule, RECURRENCE_FIELDS, "recurrence.")
+    errors: dict[str, str] = {}
+    if not is_int(data.get("script")):
+        errors["script"] = "Bắt buộc: mã số (id) của kịch bản đã duyệt."
+    stations = _code_list(data, "stations", errors, find_station)
+    units = _code_list(data, "units", errors, _find_unit)
+    priority = None
+    if data.get("priority") is not None:
+        try:
+            priority = Priority(data["priority"])
+        except ValueError:
+            errors["priority"] = "Một trong: normal, priority, emergency (hoặc null)."
+    gap = data.get("gap_seconds", DEFAULT_GAP_SECONDS)
+    if not is_number(gap):
+        errors["gap_seconds"] = "Số giây."
+    for key in ("confirm_warnings", "dry_run"):
+        if not isinstance(data.get(key, False), bool):
+            errors[key] = "true hoặc false."
+    parts: dict = {}
+    if not isinstance(rule, dict):
+        errors["recurrence"] = "Bắt buộc: đối tượng {kind, times, weekdays, start_date, …}."
+    else:
+        parts = _recurrence_parts(rule, errors)
+    if errors:
+        raise ValidationError(BAD_INPUT, errors)
+    script = _script_ref(data["script"])
+    if parts["start_date"] is None or parts["end_date"] is None:
+        start, end = service.default_dates(script, today())
+        parts["start_date"] = parts["start_date"] or start
+        parts["end_date"] = parts["end_date"] or end
+    result = service.ScheduleInput(
+        script=script,
+        recurrence=Recurrence(**parts),
+        stations=stations,
+        units=units,
+        priority=priority,
+        gap_seconds=float(gap),
+        confirm_warnings=data.get("confirm_warnings", False),
+    )
+    return result, data.get("dry_run", False)
+
+
+def _problems_response(exc: service.ScheduleProblems):
+    """422 when a problem blocks the save, 409 when only warnings wait for confirmation."""
+    blocking = any(p.severity == BLOCKING for p in exc.problems)
+    code, status = ("schedule_problems", 422) if blocking else ("confirmation_required", 409)
+    body = {
+        "error": code,
+        "message": exc.message,
+        "fields": exc.fields,
+        "problems": [problem_json(p) for p in exc.problems],
+    }
+    return jsonify(body), status
+
+
+@bp.get("/schedules")
+def list_schedules():
+    """Schedules the caller may see, newest first."""
+    args = request.args
+    reject_unknown(args, {"station", "script", "include_deleted", "page", "per_page"})
+    errors: dict[str, str] = {}
+    station = station_field(args["station"], "station", errors) if args.get("station") else None
+    script = None
+    if args.get("script"):
+        if not args["script"].isdigit():
+            errors["script"] = "Mã số (id) kịch bản."
+        else:
+            script = db.session.get(Script, int(args["script"]))
+    include_deleted = flag(args, "include_deleted", errors)
+    page, per_page = page_args(args, errors, default=20)
+    if errors:
+        raise ValidationError(BAD_FILTER, errors)
+    if args.get("script") and script is None:
+        found: list[Schedule] = []
+    else:
+        found = service.list_schedules(
+            current_user, station=station, script=script, include_deleted=include_deleted
+        )
+    return page_of(found, page, per_page, schedule_json)
+
+
+@bp.get("/schedules/<int:schedule_id>")
+def get_schedule(schedule_id: int):
+    """One schedule with its cancelled occurrences."""
+    return schedule_json(service.get_schedule(current_user, schedule_id), detail=True)
+
+
+@bp.post("/schedules")
+def create_schedule():
+    """Check and save a schedule; {"dry_run": true} only checks."""
+    require(current_user, Permission.SCHEDULE_EDIT)
+    data = _payload()
+    with _rule_fields():
+        schedule_input, dry_run = _schedule_input(data)
+        if dry_run:
+            result = service.check_schedule(current_user, schedule_input, clock.now())
+            rec = schedule_input.recurrence
+            return {
+                "dry_run": True,
+                "can_save": not result.blocking
+                and (not result.warnings or schedule_input.confirm_warnings),
+                "problems": [problem_json(p) for p in result.problems],
+                "occurrences": result.occurrences,
+                "first": local_iso(result.first),
+                "last": local_iso(result.last),
+                "airs_on": [s.code for s in result.stations],
+                "recurrence": recurrence_json(rec),
+                "rrule": to_rrule(rec),
+            }
+        try:
+            schedule = service.create_schedule(current_user, schedule_input)
+        except service.ScheduleProblems as exc:
+            return _problems_response(exc)
+    return schedule_json(schedule, detail=True), 201
+
+
+@bp.delete("/schedules/<int:schedule_id>")
+def delete_schedule(schedule_id: int):
+    """Stop a schedule; its future planned airings go."""
+    require(current_user, Permission.SCHEDULE_EDIT)
+    schedule = service.get_schedule(current_user, schedule_id)
+    return schedule_json(service.delete_schedule(current_user, schedule), detail=True)
+
+
+@bp.post("/schedules/<int:schedule_id>/cancellations")
+def cancel_occurrence(schedule_id: int):
+    """Call off one occurrence, on one station or (no station) on all."""
+    require(current_user, Permission.SCHEDULE_EDIT)
+    schedule = service.get_schedule(current_user, schedule_id)
+    data = _payload()
+    reject_unknown(data, {"occurs_at", "station", "reason"})
+    errors: dict[str, str] = {}
+    occurs_at = instant(data, "occurs_at", errors)
+    station = None
+    if data.get("station") is not None:
+        station = station_field(data["station"], "station", errors)
+    reason = data.get("reason", "")
+    if not isinstance(reason, str):
+        errors["reason"] = "Chuỗi ký tự."
+    if errors:
+        raise ValidationError(BAD_INPUT, errors)
+    row = service.cancel_occurrence(current_user, schedule, station, occurs_at, reason)
+    return cancellation_json(row), 201
+
+
+# --- Playout ----------------------------------------------------------------------------------
+
+
+@bp.post("/stations/<code>/air-now")
+def air_now(code: str):
+    """Air an approved script on the station at once, as khẩn cấp."""
+    require(current_user, Permission.PLAYOUT_CONTROL)
+    station = station_by_code(code)
+    data = _payload()
+    reject_unknown(data, {"script", "note"})
+    errors: dict[str, str] = {}
+    if not is_int(data.get("script")):
+        errors["script"] = "Bắt buộc: mã số (id) của kịch bản đã duyệt."
+    if not isinstance(data.get("note", ""), str):
+        errors["note"] = "Chuỗi ký tự."
+    if errors:
+        raise ValidationError(BAD_INPUT, errors)
+    script = _script_ref(data["script"])
+    airings = playout.air_now(current_user, script, [station], data.get("note", ""))
+    return airing_json(airings[0]), 201
+
+
+@bp.post("/airings/<int:airing_id>/skip")
+def skip_airing(airing_id: int):
+    """Take a planned airing off the air, with a reason; answers its log row."""
+    require(current_user, Permission.PLAYOUT_CONTROL)
+    airing = playout.get_airing(current_user, airing_id)
+    data = _payload()
+    reject_unknown(data, {"reason"})
+    reason = data.get("reason", "")
+    if not isinstance(reason, str):
+        raise ValidationError(BAD_INPUT, {"reason": "Chuỗi ký tự."})
+    return log_json(playout.skip_airing(current_user, airing, reason))
+
+
+@bp.post("/stations/<code>/live-reads")
+def record_live_read(code: str):
+    """Log a spot an operator read on air by hand; answers its log row."""
+    require(current_user, Permission.PLAYOUT_CONTROL)
+    station = station_by_code(code)
+    data = _payload()
+    reject_unknown(data, {"started_at", "duration_s", "script", "airing", "note"})
+    errors: dict[str, str] = {}
+    started = instant(data, "started_at", errors)
+    duration = data.get("duration_s")
+    if not is_number(duration):
+        errors["duration_s"] = "Bắt buộc: số giây."
+    script = airing = None
+    if data.get("script") is not None:
+        script = db.session.get(Script, data["script"]) if is_int(data["script"]) else None
+        if script is None:
+            errors["script"] = NO_SCRIPT
+    if data.get("airing") is not None:
+        try:
+            if not is_int(data["airing"]):
+                raise NotFound("Không tìm thấy lượt phát.")
+            airing = playout.get_airing(current_user, data["airing"])
+        except NotFound as exc:
+            errors["airing"] = exc.message
+    note = data.get("note", "")
+    if not isinstance(note, str):
+        errors["note"] = "Chuỗi ký tự."
+    if errors:
+        raise ValidationError(BAD_INPUT, errors)
+    read = playout.LiveRead(
+        station=station,
+        started_at=started,
+        duration_s=float(duration),
+        script=script,
+        note=note,
+        airing=airing,
+    )
+    return log_json(playout.record_live_read(current_user, read)), 201
