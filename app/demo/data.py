@@ -119,8 +119,23 @@ USERS = [
     ("vanhanh", "Lê Văn Hành", Role.OPERATOR, "BT-PTH", "Loa@BinhThuan-4"),
 ]
 
+# Scripts the demo writer renders and submits and the supervisor approves: the seed campaign
+# in schedules/ airs them.
+APPROVED_KEYS = ["tiem-vac-xin-khi-den-luot", "theo-doi-phan-ung-sau-tiem"]
 # Scripts the demo writer sends for review, so the supervisor's queue is not empty.
-SUBMITTED_KEYS = ["tiem-vac-xin-khi-den-luot", "cai-dat-so-suc-khoe-dien-tu"]
+SUBMITTED_KEYS = ["cai-dat-so-suc-khoe-dien-tu", "nguyen-tac-5k"]
+
+# Who imports schedules/*.yaml: the province's supervisor, whose unit holds every demo station.
+SCHEDULE_IMPORTER = "nguoiduyet"
+# The trial airing on the first day: the city's operator airs the shortest approved script on
+# the city's stations every few minutes for a while, starting minutes after the load and
+# keeping clear of the sessions, so a newcomer sees spots air and the log fill at any hour.
+TRIAL_OPERATOR = "vanhanh"
+TRIAL_UNIT = "BT-PTH"
+TRIAL_KEY = "phat-thu"
+TRIAL_EVERY_MINUTES = 10
+TRIAL_HOURS = 2
+TRIAL_LEAD_MINUTES = 3
 
 # Shared lexicon entries for the codes of the seed dispatch that the built-in list lacks.
 LEXICON = [

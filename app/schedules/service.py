@@ -59,6 +59,9 @@ CHECK_HORIZON_DAYS = 62
 # runs daily and moves the horizon on.
 AIRING_HORIZON_DAYS = 14
 MAX_GAP_SECONDS = 600
+# How far after "now" a spot of a session already under way is placed when its day is
+# sequenced again (so the runner sees it in time and it does not start late).
+SEQUENCE_LEAD_S = 30
 MIN_REASON_CHARS = 3
 # How many problems an error message lists before "… và N vấn đề khác".
 MAX_LISTED_PROBLEMS = 10
@@ -852,15 +855,25 @@ def sequence_station(station: Station, start: datetime, end: datetime) -> None:
         gaps = [a.schedule.gap_seconds for a in todays if a.schedule is not None]
         plan = plan_day(day, sessions, spots, max(gaps, default=DEFAULT_GAP_SECONDS))
         by_id = {a.id: a for a in todays}
-        for placed in plan.spots:
+        gap = timedelta(seconds=max(gaps, default=DEFAULT_GAP_SECONDS))
+        # A session already under way: spots still to come may not be placed in its past
+        # (they would only be logged missed), so they follow on from a moment after `start`.
+        floor = start + timedelta(seconds=SEQUENCE_LEAD_S)
+        for placed in sorted(plan.spots, key=lambda p: (p.start, p.position)):
             airing = by_id[placed.schedule_id]
             # Manual ("phát ngay") and re-queued airings keep the time they were given.
             fixed = airing.operator_id is not None or airing.requeued_from_id is not None
-            if airing.status != AiringStatus.PLANNED or fixed:
+            movable = airing.status == AiringStatus.PLANNED and not fixed
+            begin = placed.start
+            if movable and airing.planned_at >= start and begin < floor:
+                begin = floor
+            if begin >= start:
+                floor = max(floor, begin + timedelta(seconds=airing.duration_s) + gap)
+            if not movable:
                 continue
             session_name = placed.session.name if placed.session else ""
-            if airing.sequenced_at != placed.start or airing.session_name != session_name:
-                airing.sequenced_at = placed.start
+            if airing.sequenced_at != begin or airing.session_name != session_name:
+                airing.sequenced_at = begin
                 airing.session_name = session_name
 
 

@@ -472,3 +472,32 @@ def test_sweep_leaves_a_claim_this_runner_is_still_on(spots, clock):
     assert row.airing_key == spots[0].airing_key
     assert row.status == LogStatus.INTERRUPTED
     assert status_of(spots[0]) == AiringStatus.INTERRUPTED
+
+
+def test_a_schedule_saved_during_a_session_is_not_placed_in_its_past(org, users, clock):
+    """17:00-17:45 session, saved at 17:10 with spots at 17:20 and 17:30: they follow on from
+    just after 17:10, never at 17:00 (which would only be logged missed)."""
+    from datetime import time
+
+    from app.schedules import service
+    from app.schedules.service import SEQUENCE_LEAD_S
+    from tests.schedules.test_service import local, times_rule, with_sessions
+
+    today = date(2026, 11, 27)
+    clock.current = local(today, 17, 10)
+    station = with_sessions(make_station(org.district, "PT-LIVE"))
+    script = approved_script(users, org.district)
+    data = service.ScheduleInput(
+        script=script,
+        recurrence=times_rule(time(17, 20), time(17, 30), start=today, end=today),
+        stations=[station],
+        confirm_warnings=True,
+    )
+    service.create_schedule(users["operator"], data)
+    airings = db.session.scalars(select(Airing).order_by(Airing.sequenced_at)).all()
+    assert len(airings) == 2
+    first, second = airings
+    assert first.sequenced_at == clock.now() + timedelta(seconds=SEQUENCE_LEAD_S)
+    gap = timedelta(seconds=first.duration_s + 5)
+    assert second.sequenced_at == first.sequenced_at + gap
+    assert {a.session_name for a in airings} == {"Buổi chiều"}
