@@ -227,6 +227,7 @@ def check_schedule(actor: User, data: ScheduleInput, now: datetime) -> CheckResu
         new = [Spot(None, t, duration, priority, script.title) for t in times]
         others = _station_spots(station, start, end)
         problems += _new_problems(station, sessions, new, others, data.gap_seconds)
+        problems += _duplicates(station, script, times, others)
     expiring = check_script_validity(script.valid_until, last)
     if expiring is not None:
         problems.append(expiring)
@@ -316,6 +317,24 @@ def _validate_rule(rec: Recurrence, stations: Sequence[Station]) -> None:
                     raise RecurrenceError(message, dict.fromkeys(exc.fields, message)) from exc
     except RecurrenceError as exc:
         raise ValidationError(exc.message, exc.fields) from exc
+
+
+def _duplicates(
+    station: Station, script: Script, times: list[datetime], others: list[Spot]
+) -> list[Problem]:
+    """A warning when the station already airs the same script at some of the same times."""
+    same = {sch.id for sch in schedules_for_station(station) if sch.script_id == script.id}
+    taken = {spot.planned for spot in others if spot.schedule_id in same}
+    clashes = sorted(t for t in times if t in taken)
+    if not clashes:
+        return []
+    first = clashes[0].astimezone(LOCAL_TZ)
+    message = (
+        f"Đài “{station.name}”: kịch bản “{script.title}” đã có lịch phát vào "
+        f"{len(clashes)} thời điểm trùng (đầu tiên lúc {first:%H:%M} ngày "
+        f"{fmt_date(first.date())}); lưu nữa sẽ phát hai lần."
+    )
+    return [Problem("duplicate", WARNING, message, clashes[0], None)]
 
 
 def _new_problems(

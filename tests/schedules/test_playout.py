@@ -501,3 +501,27 @@ def test_a_schedule_saved_during_a_session_is_not_placed_in_its_past(org, users,
     gap = timedelta(seconds=first.duration_s + 5)
     assert second.sequenced_at == first.sequenced_at + gap
     assert {a.session_name for a in airings} == {"Buổi chiều"}
+
+
+def test_scheduling_the_same_script_again_at_the_same_times_warns(org, users, clock):
+    from datetime import time
+
+    from app.schedules import service
+    from app.schedules.service import ScheduleProblems
+    from tests.schedules.test_service import times_rule, with_sessions
+
+    station = with_sessions(make_station(org.district, "PT-DUP"))
+    script = approved_script(users, org.district)
+
+    def data(**kw):
+        return service.ScheduleInput(
+            script=script, recurrence=times_rule(time(5, 45)), stations=[station], **kw
+        )
+
+    service.create_schedule(users["operator"], data())
+    with pytest.raises(ScheduleProblems) as info:
+        service.create_schedule(users["operator"], data())
+    [dup] = [p for p in info.value.problems if p.code == "duplicate"]
+    assert "7 thời điểm trùng" in dup.message
+    assert "đầu tiên lúc 05:45 ngày 28/11/2026" in dup.message
+    service.create_schedule(users["operator"], data(confirm_warnings=True))
