@@ -4,6 +4,7 @@ from wtforms import (
     BooleanField,
     FloatField,
     IntegerField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -16,6 +17,14 @@ from app.core.forms import Form
 from app.org.models import STATION_KIND_LABELS
 
 REQUIRED = "Bắt buộc."
+MISFIRE_LABELS = {
+    "late": "Phát muộn nếu trễ trong thời gian cho phép",
+    "skip": "Bỏ qua nếu trễ",
+}
+INTERRUPT_LABELS = {
+    "requeue": "Phát lại sau tin khẩn cấp",
+    "drop": "Bỏ luôn",
+}
 WEEKDAYS = [
     ("1", "T2"),
     ("2", "T3"),
@@ -57,6 +66,24 @@ class StationForm(Form):
         "Đỉnh tối đa (dBTP)",
         default=-1.0,
         validators=[Optional(), NumberRange(-9, 0, "Từ −9 đến 0.")],
+    )
+    # Playout policy. A post without these fields keeps the station's current values.
+    misfire_policy = RadioField(
+        "Khi bộ phát tới lượt phát muộn",
+        choices=list(MISFIRE_LABELS.items()),
+        default="late",
+        validators=[Optional()],
+    )
+    # Minutes in the form, seconds in the database (Station.grace_s); empty is the default.
+    grace_minutes = IntegerField(
+        "Thời gian cho phép trễ (phút)",
+        validators=[Optional(), NumberRange(0, 60, "Từ 0 đến 60 phút.")],
+    )
+    interrupt_policy = RadioField(
+        "Bản tin bị tin khẩn cấp ngắt ngang",
+        choices=list(INTERRUPT_LABELS.items()),
+        default="requeue",
+        validators=[Optional()],
     )
 
 

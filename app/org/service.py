@@ -164,6 +164,28 @@ class StationInput:
     speech_voice: str = ""
     target_lufs: float = -16.0
     true_peak_db: float = -1.0
+    # Playout policy: see Station. grace_s None means the runner's PLAYOUT_GRACE_S.
+    misfire_policy: str = "late"
+    grace_s: float | None = None
+    interrupt_policy: str = "requeue"
+
+
+MISFIRE_POLICIES = ("late", "skip")
+INTERRUPT_POLICIES = ("requeue", "drop")
+MAX_GRACE_S = 3600
+
+
+def _check_playout(data: StationInput) -> None:
+    """The station's playout policy: known choices and a grace of 0 to 60 minutes."""
+    errors: dict[str, str] = {}
+    if data.misfire_policy not in MISFIRE_POLICIES:
+        errors["misfire_policy"] = "Chọn phát muộn hoặc bỏ qua."
+    if data.grace_s is not None and not 0 <= data.grace_s <= MAX_GRACE_S:
+        errors["grace_s"] = "Từ 0 đến 60 phút."
+    if data.interrupt_policy not in INTERRUPT_POLICIES:
+        errors["interrupt_policy"] = "Chọn phát lại hoặc bỏ luôn."
+    if errors:
+        raise ValidationError("Thiết lập phát sóng của đài chưa hợp lệ.", errors)
 
 
 def _check_speech(data: StationInput) -> None:
@@ -218,6 +240,9 @@ def _station_fields(station: Station) -> dict:
         "speech_voice": station.speech_voice,
         "target_lufs": station.target_lufs,
         "true_peak_db": station.true_peak_db,
+        "misfire_policy": station.misfire_policy,
+        "grace_s": station.grace_s,
+        "interrupt_policy": station.interrupt_policy,
     }
 
 
@@ -230,6 +255,13 @@ def _apply_speech(station: Station, data: StationInput) -> None:
     station.true_peak_db = data.true_peak_db
 
 
+def _apply_playout(station: Station, data: StationInput) -> None:
+    """Copy the playout policy onto the station."""
+    station.misfire_policy = data.misfire_policy
+    station.grace_s = None if data.grace_s is None else float(data.grace_s)
+    station.interrupt_policy = data.interrupt_policy
+
+
 def create_station(actor, data: StationInput) -> Station:
     """Create a station in a unit."""
     if actor is not None:
@@ -238,6 +270,7 @@ def create_station(actor, data: StationInput) -> Station:
     if not data.name.strip():
         raise ValidationError("Hãy nhập tên đài.", {"name": "Bắt buộc."})
     _check_speech(data)
+    _check_playout(data)
     station = Station(
         code=code,
         name=data.name.strip(),
@@ -247,6 +280,7 @@ def create_station(actor, data: StationInput) -> Station:
         created_at=clock.now(),
     )
     _apply_speech(station, data)
+    _apply_playout(station, data)
     db.session.add(station)
     db.session.flush()
     record_event(
@@ -262,13 +296,14 @@ def create_station(actor, data: StationInput) -> Station:
 
 
 def update_station(actor, station: Station, data: StationInput) -> Station:
-    """Change a station's code, name, kind, unit or active flag."""
+    """Change a station's code, name, kind, unit, active flag, speech defaults or playout policy."""
     _require_manage(actor.unit, station.unit)
     _require_manage(actor.unit, data.unit)
     code = _check_code(Station, data.code, station.id)
     if not data.name.strip():
         raise ValidationError("Hãy nhập tên đài.", {"name": "Bắt buộc."})
     _check_speech(data)
+    _check_playout(data)
     before = _station_fields(station)
     station.code = code
     station.name = data.name.strip()
@@ -276,6 +311,7 @@ def update_station(actor, station: Station, data: StationInput) -> Station:
     station.unit = data.unit
     station.active = data.active
     _apply_speech(station, data)
+    _apply_playout(station, data)
     after = _station_fields(station)
     record_event(
         "station.update",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -135,7 +135,29 @@ def _station_input(form: StationForm) -> service.StationInput:
         speech_voice=form.speech_voice.data or "",
         target_lufs=-16.0 if form.target_lufs.data is None else form.target_lufs.data,
         true_peak_db=-1.0 if form.true_peak_db.data is None else form.true_peak_db.data,
+        misfire_policy=form.misfire_policy.data or "late",
+        grace_s=None if form.grace_minutes.data is None else form.grace_minutes.data * 60.0,
+        interrupt_policy=form.interrupt_policy.data or "requeue",
     )
+
+
+def _default_grace() -> str:
+    """The runner's grace (PLAYOUT_GRACE_S) in minutes, as the form's hint shows it."""
+    minutes = current_app.config.get("PLAYOUT_GRACE_S", 300.0) / 60
+    return f"{minutes:g}".replace(".", ",")
+
+
+def _station_form(station: Station) -> StationForm:
+    """The form of an existing station; the grace is shown in whole minutes."""
+    grace = None if station.grace_s is None else round(station.grace_s / 60)
+    return StationForm(obj=station, kind=station.kind.value, grace_minutes=grace)
+
+
+def _apply_station_errors(form: StationForm, exc: DomainError) -> None:
+    """Show a service error on the form; the grace is kept in seconds there, minutes here."""
+    if "grace_s" in exc.fields:
+        exc.fields = {("grace_minutes" if k == "grace_s" else k): v for k, v in exc.fields.items()}
+    apply_errors(form, exc)
 
 
 @bp.route("/stations/new", methods=["GET", "POST"])
@@ -152,14 +174,16 @@ def new_station():
             )
         except DomainError as exc:
             db.session.rollback()
-            apply_errors(form, exc)
+            _apply_station_errors(form, exc)
         else:
             flash(f"Đã tạo đài {station.name}. Hãy thêm các buổi phát.", "success")
             return redirect(url_for("org.edit_station", station_id=station.id))
     else:
         flash_form_errors(form)
     status = 422 if request.method == "POST" else 200
-    return render_template("org/station_form.html", form=form, station=None), status
+    return render_template(
+        "org/station_form.html", form=form, station=None, default_grace=_default_grace()
+    ), status
 
 
 @bp.route("/stations/<int:station_id>", methods=["GET", "POST"])
@@ -167,7 +191,7 @@ def new_station():
 def edit_station(station_id: int):
     """Edit a station and list its sessions."""
     station = _scoped(Station, station_id, "Đài")
-    form = StationForm(obj=station, kind=station.kind.value)
+    form = _station_form(station)
     _station_choices(form)
     if form.validate_on_submit():
         try:
@@ -178,7 +202,7 @@ def edit_station(station_id: int):
             )
         except DomainError as exc:
             db.session.rollback()
-            apply_errors(form, exc)
+            _apply_station_errors(form, exc)
         else:
             flash(f"Đã lưu đài {station.name}.", "success")
             return redirect(url_for("org.edit_station", station_id=station.id))
@@ -191,6 +215,7 @@ def edit_station(station_id: int):
         station=station,
         session_form=SessionForm(formdata=None),
         weekdays=dict(WEEKDAYS),
+        default_grace=_default_grace(),
     ), status
 
 
@@ -219,7 +244,7 @@ def add_session(station_id: int):
             return redirect(url_for("org.edit_station", station_id=station.id))
     else:
         flash("Buổi phát chưa thêm được: hãy sửa các ô được đánh dấu.", "error")
-    form = StationForm(obj=station, kind=station.kind.value)
+    form = _station_form(station)
     _station_choices(form)
     return render_template(
         "org/station_form.html",
@@ -227,6 +252,7 @@ def add_session(station_id: int):
         station=station,
         session_form=session_form,
         weekdays=dict(WEEKDAYS),
+        default_grace=_default_grace(),
     ), 422
 
 

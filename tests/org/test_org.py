@@ -215,3 +215,133 @@ def test_unit_changes_are_audited_with_before_and_after(users, org):
         "before": {"name": "Phường Phú Thủy"},
         "after": {"name": "Phường Phú Thủy mới"},
     }
+
+
+def _policy_form(station, **overrides) -> dict:
+    """The station form as the admin submits it, with a playout policy."""
+    data = {
+        "code": station.code,
+        "name": station.name,
+        "kind": station.kind.value,
+        "unit_id": station.unit_id,
+        "active": "y",
+        "misfire_policy": "skip",
+        "grace_minutes": "10",
+        "interrupt_policy": "drop",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_admin_sets_the_stations_playout_policy_and_it_is_audited(login_as, org):
+    station = make_station(org.commune, "PT-PTY", "Truyền thanh Phú Thủy")
+    client = login_as("admin")
+    form_page = client.get(f"/admin/stations/{station.id}").get_data(as_text=True)
+    assert "Phát muộn nếu trễ trong thời gian cho phép" in form_page
+    assert "Phát lại sau tin khẩn cấp" in form_page
+    assert "Để trống là mặc định 5 phút." in form_page
+
+    response = client.post(f"/admin/stations/{station.id}", data=_policy_form(station))
+
+    assert response.status_code == 302
+    db.session.refresh(station)
+    assert (station.misfire_policy, station.grace_s, station.interrupt_policy) == (
+        "skip",
+        600.0,
+        "drop",
+    )
+    event = db.session.query(AuditEvent).filter_by(action="station.update").one()
+    assert event.details == {
+        "before": {"misfire_policy": "late", "grace_s": None, "interrupt_policy": "requeue"},
+        "after": {"misfire_policy": "skip", "grace_s": 600.0, "interrupt_policy": "drop"},
+    }
+    page = client.get(f"/admin/stations/{station.id}").get_data(as_text=True)
+    assert 'name="grace_minutes" placeholder="5" type="number" value="10"' in page
+
+
+def test_an_empty_grace_means_the_runners_default(login_as, org):
+    station = make_station(org.commune)
+    station.grace_s = 120.0
+    db.session.commit()
+
+    login_as("admin").post(
+        f"/admin/stations/{station.id}",
+        data=_policy_form(station, grace_minutes="", misfire_policy="late"),
+    )
+
+    db.session.refresh(station)
+    assert (station.misfire_policy, station.grace_s) == ("late", None)
+
+
+def test_a_form_without_policy_fields_keeps_the_stations_policy(login_as, org):
+    station = make_station(org.commune)
+    station.misfire_policy, station.grace_s = "skip", 60.0
+    db.session.commit()
+    data = _policy_form(station)
+    for name in ("misfire_policy", "grace_minutes", "interrupt_policy"):
+        del data[name]
+
+    assert login_as("admin").post(f"/admin/stations/{station.id}", data=data).status_code == 302
+
+    db.session.refresh(station)
+    assert (station.misfire_policy, station.grace_s, station.interrupt_policy) == (
+        "skip",
+        60.0,
+        "requeue",
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"grace_minutes": "61"}, "Từ 0 đến 60 phút."),
+        ({"grace_minutes": "-1"}, "Từ 0 đến 60 phút."),
+        ({"grace_minutes": "năm"}, "Phải là số nguyên."),
+        ({"misfire_policy": "later"}, "Lựa chọn không hợp lệ."),
+        ({"interrupt_policy": "keep"}, "Lựa chọn không hợp lệ."),
+    ],
+)
+def test_a_bad_playout_policy_is_refused_and_nothing_saved(login_as, org, overrides, message):
+    station = make_station(org.commune)
+    response = login_as("admin").post(
+        f"/admin/stations/{station.id}", data=_policy_form(station, **overrides)
+    )
+
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    db.session.refresh(station)
+    assert (station.misfire_policy, station.grace_s, station.interrupt_policy) == (
+        "late",
+        None,
+        "requeue",
+    )
+    assert db.session.query(AuditEvent).filter_by(action="station.update").count() == 0
+
+
+def test_the_service_refuses_a_grace_over_an_hour(users, org):
+    station = make_station(org.commune, "ST-G")
+    data = service.StationInput(
+        code="ST-G", name=station.name, kind=station.kind, unit=org.commune, grace_s=3601.0
+    )
+    with pytest.raises(ValidationError) as refused:
+        service.update_station(users["admin"], station, data)
+    assert refused.value.fields == {"grace_s": "Từ 0 đến 60 phút."}
+
+
+def test_a_new_station_takes_its_playout_policy_from_the_form(login_as, org):
+    response = login_as("admin").post(
+        "/admin/stations/new",
+        data={
+            "code": "TS-NEW",
+            "name": "Truyền thanh mới",
+            "kind": "commune_loudspeaker",
+            "unit_id": org.commune.id,
+            "active": "y",
+            "misfire_policy": "skip",
+            "grace_minutes": "0",
+            "interrupt_policy": "requeue",
+        },
+    )
+    assert response.status_code == 302
+    station = db.session.query(Station).filter_by(code="TS-NEW").one()
+    assert (station.misfire_policy, station.grace_s) == ("skip", 0.0)
