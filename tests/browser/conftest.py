@@ -12,15 +12,20 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, time
 from pathlib import Path
 
 import pytest
 from flask import Flask, got_request_exception
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from app.auth.models import Role
+from app.auth.models import Role, User
 from app.extensions import db
+from app.org.models import Station
+from app.org.service import add_session
 from app.scripts.models import Priority
+from app.scripts.service import approve_script
 from app.speech import service as speech_service
 from tests.conftest import build_test_app
 from tests.factories import make_script, make_station, make_unit, make_user, submit
@@ -45,6 +50,10 @@ TIMEOUT_MS = 10_000
 SEARCH_HIT = "Tiêm chủng mở rộng cho trẻ dưới 1 tuổi"
 SEARCH_MISS = "Phòng chống bão số 9"
 TO_REJECT = "Thông báo lịch tạm ngừng cấp điện"
+
+# The seeded station, and the approved script the on_air fixture adds for it.
+STATION_CODE = "PTH-RADIO"
+ON_AIR = "Lịch tiêm vắc xin sởi tại trạm y tế phường Phú Thủy"
 
 _skipped_for_chromium: list[str] = []
 
@@ -77,7 +86,7 @@ def _seed(server: LiveServer) -> None:
     """Create the unit tree, one user per role in play, and a few scripts."""
     province = make_unit("P", "Tỉnh Bình Thuận", level="Tỉnh")
     district = make_unit("D", "Thành phố Phan Thiết", parent=province, level="Thành phố")
-    station = make_station(district, "PTH-RADIO", "Đài Truyền thanh thành phố Phan Thiết")
+    station = make_station(district, STATION_CODE, "Đài Truyền thanh thành phố Phan Thiết")
     station.intro_text = "Đài Truyền thanh thành phố Phan Thiết xin thông báo"
     db.session.commit()
     people = {
@@ -171,6 +180,58 @@ def live_server(tmp_path, clock) -> Iterator[LiveServer]:
             db.session.remove()
             db.engine.dispose()
     assert not server.errors, f"the server raised while handling requests: {server.errors!r}"
+
+
+@dataclass
+class OnAir:
+    """What the on_air fixture adds to the live server for the playout journeys."""
+
+    station_code: str
+    station_name: str
+    sessions: list[tuple[str, time, time]]  # (name, start, end), every day
+    script_id: int
+    script_title: str
+
+
+@pytest.fixture
+def on_air(live_server: LiveServer) -> OnAir:
+    """Ready the seeded station for playout: two daily sessions, an operator of its district
+    (live_server.users["operator"]), and an approved script (ON_AIR, valid to 31/12/2026)
+    with real approved audio, rendered, submitted and approved as tests/factories.submit and
+    approve_script do.
+
+    The test clock stands at 08:00 on 27/11/2026 in Vietnam: the morning session starts ten
+    minutes later, so the whole day is still ahead.
+    """
+    sessions = [("Buổi sáng", time(8, 10), time(8, 40)), ("Buổi chiều", time(17, 0), time(17, 45))]
+    with live_server.app.app_context():
+        station = db.session.scalar(select(Station).where(Station.code == STATION_CODE))
+        for name, start, end in sessions:
+            add_session(None, station, name, start, end, 15, "1234567")
+        db.session.commit()
+        operator = make_user(station.unit, Role.OPERATOR, "operator")
+        writer, supervisor = (
+            db.session.scalar(select(User).where(User.username == live_server.users[name]))
+            for name in ("writer", "supervisor")
+        )
+        script = make_script(
+            writer,
+            station.unit,
+            title=ON_AIR,
+            campaign="Tiêm chủng mở rộng",
+            body="Trạm y tế phường Phú Thủy tiêm vắc xin sởi cho trẻ từ 9 tháng tuổi vào "
+            "sáng thứ Bảy; phụ huynh mang theo sổ tiêm chủng.",
+            priority=Priority.HIGH,
+            valid_until=date(2026, 12, 31),
+        )
+        submit(writer, script)
+        approve_script(supervisor, script)
+        found = OnAir(STATION_CODE, station.name, sessions, script.id, script.title)
+        live_server.users["operator"] = operator.username
+        live_server.full_names["operator"] = operator.full_name
+        live_server.scripts[script.title] = script.id
+        db.session.remove()
+    return found
 
 
 @pytest.fixture(scope="session")
