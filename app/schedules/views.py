@@ -242,16 +242,43 @@ def _next_airings(schedule_ids: list[int], station_ids: list[int], now: datetime
     return found
 
 
-def _row(schedule: Schedule, next_airing: datetime | None, now: datetime) -> ScheduleRow:
-    """Build one list row."""
+def _earliest_airings(schedule_ids: list[int]) -> dict:
+    """Each schedule's earliest airing on air (sequenced time), whatever its status."""
+    if not schedule_ids:
+        return {}
+    rows = db.session.execute(
+        select(Airing.schedule_id, func.min(Airing.sequenced_at))
+        .where(Airing.schedule_id.in_(schedule_ids))
+        .group_by(Airing.schedule_id)
+    )
+    return {
+        sid: when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
+        for sid, when in rows
+    }
+
+
+def _row(
+    schedule: Schedule,
+    next_airing: datetime | None,
+    now: datetime,
+    earliest: datetime | None = None,
+) -> ScheduleRow:
+    """Build one list row.
+
+    A spot airs at its place in the session (sequenced), which may come before the rule's
+    time: the earliest airing counts for "started", and the rule's first time stands in for
+    the next airing only while the schedule has no airings yet.
+    """
     stations = service.resolve_stations(schedule.stations, schedule.units)
     try:
         rec = from_rrule(schedule.rrule)
     except RecurrenceError as exc:
         return ScheduleRow(schedule, exc.message, _targets_text(schedule), 0, 0, None, "lỗi", "")
     total, first, last = _counts(rec, stations)
-    if next_airing is None and first is not None and first > now:
+    if next_airing is None and earliest is None and first is not None and first > now:
         next_airing = first
+    if earliest is not None and first is not None:
+        first = min(first, earliest)
     label, css = _status(schedule, first, last, now)
     if schedule.status != ScheduleStatus.ACTIVE:
         next_airing = None
@@ -285,7 +312,8 @@ def index():
             current_user, station=station, script=script, include_deleted=show_deleted
         )
     upcoming = _next_airings([s.id for s in schedules], [s.id for s in stations], now)
-    rows = [_row(s, upcoming.get(s.id), now) for s in schedules]
+    earliest = _earliest_airings([s.id for s in schedules])
+    rows = [_row(s, upcoming.get(s.id), now, earliest.get(s.id)) for s in schedules]
     return render_template(
         "schedules/index.html",
         rows=rows,
@@ -538,7 +566,9 @@ def show(schedule_id: int):
         .where(
             Airing.schedule_id == schedule.id,
             Airing.station_id.in_([s.id for s in mine]),
-            Airing.planned_at >= now,
+            # Still to air (a spot airs at its place in the session, which may come before
+            # the rule's time, so the time alone does not tell).
+            Airing.status.in_((AiringStatus.PLANNED, AiringStatus.CLAIMED)),
             Airing.planned_at < now + timedelta(days=UPCOMING_DAYS),
         )
         .order_by(Airing.sequenced_at, Airing.id)
@@ -560,6 +590,9 @@ def show(schedule_id: int):
     if can_edit:
         cancel_form = _cancel_form(schedule, airings, mine, owner)
     total, first, last = _counts(rec, stations)
+    earliest = _earliest_airings([schedule.id]).get(schedule.id)
+    if earliest is not None and first is not None:
+        first = min(first, earliest)
     label, css = _status(schedule, first, last, now)
     return render_template(
         "schedules/show.html",

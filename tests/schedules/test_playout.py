@@ -525,3 +525,35 @@ def test_scheduling_the_same_script_again_at_the_same_times_warns(org, users, cl
     assert "7 thời điểm trùng" in dup.message
     assert "đầu tiên lúc 05:45 ngày 28/11/2026" in dup.message
     service.create_schedule(users["operator"], data(confirm_warnings=True))
+
+
+def test_schedule_pages_count_a_spot_aired_before_its_rule_time_as_aired(
+    org, users, clock, login_as
+):
+    """08:15 is placed at the session's start, 08:10: once aired, it is not "to come"."""
+    from datetime import time
+
+    from app.org.service import add_session
+    from app.schedules import service
+    from tests.schedules.test_service import local, times_rule
+
+    today = date(2026, 11, 27)
+    station = make_station(org.district, "PT-EARLY")
+    add_session(None, station, "Buổi sáng", time(8, 10), time(8, 40), 15, "1234567")
+    script = approved_script(users, org.district)
+    data = service.ScheduleInput(
+        script=script,
+        recurrence=times_rule(time(8, 15), start=today, end=today),
+        stations=[station],
+    )
+    schedule = service.create_schedule(users["operator"], data)
+    [airing] = db.session.scalars(select(Airing)).all()
+    assert airing.sequenced_at == local(today, 8, 10)
+    clock.current = airing.sequenced_at
+    runner.air(airing.id, output=simulate(clock), clock=clock, host=HOST)
+    client = login_as("operator")
+    page = client.get(f"/schedules/{schedule.id}").get_data(as_text=True)
+    assert "chưa bắt đầu" not in page
+    listing = client.get("/schedules/").get_data(as_text=True)
+    assert "chưa bắt đầu" not in listing
+    assert "27/11/2026 08:15" not in listing
