@@ -283,9 +283,25 @@ class Timeline:
         )
 
     @property
+    def now_band(self) -> Band | None:
+        """The band the now marker goes before: the first whose first row or (when it has no
+        rows) whose session start is after now; None when the marker falls elsewhere."""
+        if not self.is_today:
+            return None
+        for band in self.bands:
+            if band.rows:
+                if band.rows[0].now_before:
+                    return band
+                if any(r.now_before for r in band.rows):
+                    return None  # the marker goes between this band's rows
+            elif band.in_session and band.start > self.now.time():
+                return band
+        return None
+
+    @property
     def now_after_all(self) -> bool:
-        """Today, with every row before now: the now marker goes last."""
-        return self.is_today and not any(r.now_before for r in self.rows)
+        """Today, with every row and session before now: the now marker goes last."""
+        return self.is_today and self.now_band is None and not any(r.now_before for r in self.rows)
 
 
 def _details(station: Station, rows: list[service.RundownRow]) -> tuple[dict, dict]:

@@ -557,3 +557,20 @@ def test_schedule_pages_count_a_spot_aired_before_its_rule_time_as_aired(
     listing = client.get("/schedules/").get_data(as_text=True)
     assert "chưa bắt đầu" not in listing
     assert "27/11/2026 08:15" not in listing
+
+
+def test_console_now_marker_sits_before_the_next_session_not_after_all(org, users, clock, login_as):
+    from datetime import time
+
+    from app.org.service import add_session
+
+    station = make_station(org.district, "PT-NOW")
+    add_session(None, station, "Buổi sáng", time(8, 10), time(8, 40), 15, "1234567")
+    add_session(None, station, "Buổi chiều", time(17, 0), time(17, 45), 15, "1234567")
+    script = approved_script(users, org.district)
+    [airing] = playout.air_now(users["operator"], script, [station])
+    runner.air(airing.id, output=simulate(clock), clock=clock, host=HOST)
+    page = login_as("operator").get("/playout/?station=PT-NOW").get_data(as_text=True)
+    assert "sau mọi lượt phát trong ngày" not in page
+    marker = page.index("Bây giờ 08:00")
+    assert marker < page.index("08:10–08:40") < page.index("17:00–17:45")
