@@ -46,6 +46,9 @@ test: lint
 bench: setup
 	$(PY) bench/web.py
 	$(PY) bench/render.py
+	$(PY) bench/plan.py
+	$(PY) bench/runner.py
+	$(PY) bench/reports.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -29,7 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=False)
     app.config.update(build_config(instance_path))
     app.config.update(config)
-    app.extensions["loa.clock"] = config.get("CLOCK") or SystemClock()
+    app.extensions["loa.clock"] = app.config.get("CLOCK") or SystemClock()
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
@@ -75,6 +75,9 @@ def register_blueprints(app: Flask) -> None:
     from app.audit.views import bp as audit_bp
     from app.auth.views import bp as auth_bp
     from app.org.views import bp as org_bp
+    from app.reports.views import bp as reports_bp
+    from app.schedules.console import bp as playout_bp
+    from app.schedules.views import bp as schedules_bp
     from app.scripts.views import bp as scripts_bp
     from app.speech.views import bp as speech_bp
 
@@ -83,6 +86,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(org_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(speech_bp)
+    app.register_blueprint(schedules_bp)
+    app.register_blueprint(playout_bp)
+    app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)
 
@@ -93,11 +99,20 @@ def register_cli(app: Flask) -> None:
     from app.broadcast.cli import logs_cli
     from app.demo.cli import demo_cli
     from app.org.cli import units_cli
-    from app.schedules.cli import scheduler_cli
+    from app.schedules.cli import scheduler_cli, schedules_cli
     from app.scripts.cli import scripts_cli
     from app.speech.cli import speech_cli
 
-    groups = (users_cli, units_cli, scripts_cli, speech_cli, scheduler_cli, logs_cli, demo_cli)
+    groups = (
+        users_cli,
+        units_cli,
+        scripts_cli,
+        speech_cli,
+        scheduler_cli,
+        schedules_cli,
+        logs_cli,
+        demo_cli,
+    )
     for group in groups:
         app.cli.add_command(group)
 

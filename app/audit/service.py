@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+
 from flask import has_request_context, request
 from flask_login import current_user
 from sqlalchemy import select
@@ -9,6 +11,7 @@ from sqlalchemy import select
 from app.audit.models import AuditEvent
 from app.auth.models import User
 from app.core import clock
+from app.core.clock import LOCAL_TZ
 from app.extensions import db
 
 
@@ -49,8 +52,11 @@ def events_query(
     action: str = "",
     object_type: str = "",
     object_id: int | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
 ):
-    """Select audit events about the given subtree (or with no unit), newest first."""
+    """Select audit events about the given subtree (or with no unit), newest first; dates are
+    local (Asia/Ho_Chi_Minh) days, both included."""
     from app.org.models import Unit
 
     query = (
@@ -67,4 +73,13 @@ def events_query(
         query = query.where(AuditEvent.object_type == object_type)
     if object_id is not None:
         query = query.where(AuditEvent.object_id == object_id)
+    if date_from is not None:
+        query = query.where(AuditEvent.created_at >= local_midnight(date_from))
+    if date_to is not None:
+        query = query.where(AuditEvent.created_at < local_midnight(date_to + timedelta(days=1)))
     return query
+
+
+def local_midnight(day: date) -> datetime:
+    """The start of a Vietnamese calendar day, in UTC."""
+    return datetime.combine(day, time(), LOCAL_TZ).astimezone(UTC)

@@ -58,6 +58,12 @@ class BroadcastLog(AppendOnly, db.Model):
         Index("ix_broadcast_log_station_planned", "station_id", "planned_at"),
         Index("ix_broadcast_log_status", "status"),
         Index("ix_broadcast_log_started", "started_at"),
+        # Reports (app/reports/service.py, bench/reports.py): a period's rows by planned time
+        # (and live reads, with none, by started_at), a campaign's rows by script, and the
+        # NOT EXISTS that drops corrected rows (without it each row scans the whole log).
+        Index("ix_broadcast_log_planned_started", "planned_at", "started_at"),
+        Index("ix_broadcast_log_script", "script_id"),
+        Index("ix_broadcast_log_corrects", "corrects_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

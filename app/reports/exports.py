@@ -555,7 +555,7 @@ def export_response(doc: Document, fmt: str, filename_stem: str) -> Response:
         body = _json_chunks(doc, printed)
     if has_request_context():  # keep the request (and its database session) while streaming
         body = stream_with_context(body)
-    response = Response(body, mimetype=MIMETYPES[fmt])
+    response = Response(body, content_type=MIMETYPES[fmt])
     _download_headers(response, f"{stem}.{fmt}")
     return response
 
@@ -575,7 +575,7 @@ def _file_response(doc: Document, fmt: str, filename_stem: str) -> tuple[Respons
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
     size = os.fstat(stream.fileno()).st_size
-    response = Response(_file_chunks(stream), mimetype=MIMETYPES[fmt])
+    response = Response(_file_chunks(stream), content_type=MIMETYPES[fmt])
     response.call_on_close(stream.close)
     response.content_length = size
     _download_headers(response, f"{filename_stem}.{fmt}")

@@ -25,7 +25,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, exists, func, literal, not_, or_, select
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 
 from app.auth.models import Role, User
@@ -210,22 +226,40 @@ def _as_date(value) -> date:
 
 
 def effective_rows(actor: User, filters: ReportFilter):
-    """A select of the effective log rows the filters cover, joined to station, unit, script.
+    """A select of the effective log rows the filters cover, joined to station and script.
 
     Columns are added by the callers (select_from this); see the module docstring for which
     rows count.
     """
+    return (
+        _log_rows(actor, filters)
+        .join(Station, BroadcastLog.station_id == Station.id)
+        .outerjoin(Script, BroadcastLog.script_id == Script.id)
+    )
+
+
+def _log_rows(actor: User, filters: ReportFilter):
+    """effective_rows() without its joins: every condition is on the row's own columns.
+
+    The tallies read only log columns; without joins a pass over a month of a province is
+    a scan of the period's index and the rows (bench/reports.py).
+    """
     corrected = aliased(BroadcastLog)
-    filed_unit = aliased(Unit)
-    unit_id = func.coalesce(BroadcastLog.unit_id, Station.unit_id)
+    subtree = select(Unit.id).where(Unit.path.startswith(filters.unit.path)).correlate(None)
+    subtree_stations = select(Station.id).where(Station.unit_id.in_(subtree)).correlate(None)
     query = (
         select()
         .select_from(BroadcastLog)
-        .join(Station, BroadcastLog.station_id == Station.id)
-        .join(filed_unit, filed_unit.id == unit_id)
-        .outerjoin(Script, BroadcastLog.script_id == Script.id)
         .where(
-            filed_unit.path.startswith(filters.unit.path),
+            # Filed under the unit its station had when the row was written, or (older rows
+            # that did not keep it) the station's unit now.
+            or_(
+                BroadcastLog.unit_id.in_(subtree),
+                and_(
+                    BroadcastLog.unit_id.is_(None),
+                    BroadcastLog.station_id.in_(subtree_stations),
+                ),
+            ),
             ~exists().where(corrected.corrects_id == BroadcastLog.id),
         )
     )
@@ -269,17 +303,38 @@ def _narrow(query, actor: User, filters: ReportFilter, model):
     """The filters every report shares: station, campaign, source, script, priority, writer."""
     if filters.station is not None:
         query = query.where(model.station_id == filters.station.id)
-    if filters.campaign is not None:
-        query = query.where(func.coalesce(Script.campaign, "") == filters.campaign)
+    # Script conditions need no join to the script, so the tallies read log rows alone. A
+    # campaign or source names few scripts: their ids, found by the scripts' own indexes,
+    # lead to their rows. "No campaign" and "my scripts" hold for most rows: checked per row,
+    # so the period's index still leads.
+    if filters.campaign:
+        query = query.where(model.script_id.in_(_script_ids(Script.campaign == filters.campaign)))
+    elif filters.campaign is not None:
+        # Outside any campaign: no script (a live read), or a script without a campaign.
+        query = query.where(
+            or_(model.script_id.is_(None), _script_is(model, lambda s: s.campaign == ""))
+        )
     if filters.source_number:
-        query = query.where(Script.source_number == filters.source_number)
+        source = _script_ids(Script.source_number == filters.source_number)
+        query = query.where(model.script_id.in_(source))
     if filters.script is not None:
         query = query.where(model.script_id == filters.script.id)
     if filters.priority is not None:
         query = query.where(model.priority == filters.priority)
     if sees_only_own_scripts(actor):
-        query = query.where(Script.created_by_id == actor.id)
+        query = query.where(_script_is(model, lambda s: s.created_by_id == actor.id))
     return query
+
+
+def _script_ids(condition):
+    """The ids of the scripts meeting condition, as an uncorrelated subquery."""
+    return select(Script.id).where(condition).correlate(None)
+
+
+def _script_is(model, condition):
+    """The row's script meets condition (a function of the script), checked row by row."""
+    script = aliased(Script)
+    return exists().where(script.id == model.script_id, condition(script))
 
 
 # --- tallies ----------------------------------------------------------------------------------
@@ -341,56 +396,82 @@ class Tally:
         return data
 
 
-def _count(condition):
-    return func.sum(case((condition, 1), else_=0))
+def _kinds() -> tuple:
+    """What decides the figures a log row counts in: its status, whether it was scheduled,
+    and whether it repeats a spot an emergency cut off (see the module docstring)."""
+    return (
+        BroadcastLog.status,
+        BroadcastLog.schedule_id.is_not(None),
+        func.coalesce(BroadcastLog.airing_key, "").like("%~r%"),
+    )
 
 
-def _tally_columns():
-    """Conditional sums over effective rows, in the order of Tally's fields."""
-    status = BroadcastLog.status
-    scheduled = BroadcastLog.schedule_id.is_not(None)
-    repeat = func.coalesce(BroadcastLog.airing_key, "").like("%~r%")
-    columns = [
-        _count(and_(scheduled, not_(repeat), status != LogStatus.CANCELLED)).label("planned"),
-        literal(0).label("pending"),
-    ]
-    for name in ("aired", "aired_late", "partial", "interrupted", "failed", "missed", "skipped"):
-        columns.append(_count(and_(scheduled, status == LogStatus(name))).label(name))
-    columns.append(_count(and_(scheduled, status == LogStatus.CANCELLED)).label("cancelled"))
-    columns.append(_count(and_(not_(scheduled), status.in_(ON_AIR))).label("manual"))
-    played = case((status.in_(PLAYED), func.coalesce(BroadcastLog.duration_s, 0.0)), else_=0.0)
-    columns.append(func.sum(played).label("airtime_s"))
-    return columns
+def _log_groups(actor: User, filters: ReportFilter, keys: dict, *aggregates):
+    """The effective rows grouped by the key columns and by _kinds(), with n (rows), seconds
+    (their durations) and any further aggregate columns.
 
-
-def _tallies(actor: User, filters: ReportFilter, log_keys=(), airing_keys=()) -> dict:
-    """Tallies grouped by key columns (log rows' and pending airings' own), keyed by tuples.
-
-    No key columns: one tally under the key ().
+    One pass gives every figure of every group: _count_rows() folds the groups into tallies.
+    filters.status is applied there too, so aggregates over all statuses stay possible.
     """
-    result: dict = defaultdict(Tally)
-    labels = [k.label(f"k{n}") for n, k in enumerate(log_keys)]
-    logged = effective_rows(actor, filters).add_columns(*labels, *_tally_columns())
+    kinds = _kinds()
+    query = _log_rows(actor, filters).add_columns(
+        *(column.label(name) for name, column in keys.items()),
+        *(column.label(name) for name, column in zip(KIND_NAMES, kinds, strict=True)),
+        func.count().label("n"),
+        func.sum(func.coalesce(BroadcastLog.duration_s, 0.0)).label("seconds"),
+        *aggregates,
+    )
+    return query.group_by(*keys.values(), *kinds)
+
+
+KIND_NAMES = ("status", "scheduled", "repeat")
+
+
+def _count_rows(tallies: dict, key, filters: ReportFilter, row) -> None:
+    """Add a group of rows of one status and kind (row.status, scheduled, repeat, n,
+    seconds) to the tally under key, as the module docstring defines the figures.
+
+    Groups of another status than filters.status are left out (no tally is made for them).
+    """
+    status = LogStatus(row.status)
+    if filters.status is not None and status != filters.status:
+        return
+    tally = tallies.setdefault(key, Tally())
+    n = int(row.n or 0)
+    if row.scheduled:
+        if status == LogStatus.CANCELLED:
+            tally.cancelled += n
+        else:
+            if not row.repeat:
+                tally.planned += n
+            setattr(tally, status.value, getattr(tally, status.value) + n)
+    elif status in ON_AIR:
+        tally.manual += n
+    if status in PLAYED:
+        tally.airtime_s += float(row.seconds or 0)
+
+
+def _pending_counts(actor: User, filters: ReportFilter, keys: list) -> dict[tuple, int]:
+    """The period's pending airings counted by key columns; none with a status filter."""
     if filters.status is not None:
-        logged = logged.where(BroadcastLog.status == filters.status)
-    if log_keys:
-        logged = logged.group_by(*log_keys)
-    for row in db.session.execute(logged):
-        tally = result[tuple(_key(row[n]) for n in range(len(log_keys)))]
-        for name in (*COUNTED, "airtime_s"):
-            setattr(tally, name, getattr(tally, name) + (getattr(row, name) or 0))
-    if filters.status is None:
-        labels = [k.label(f"k{n}") for n, k in enumerate(airing_keys)]
-        pending = pending_airings(actor, filters).add_columns(*labels, func.count().label("n"))
-        if airing_keys:
-            pending = pending.group_by(*airing_keys)
-        for row in db.session.execute(pending):
-            if not row.n:
-                continue
-            tally = result[tuple(_key(row[n]) for n in range(len(airing_keys)))]
-            tally.pending += row.n
-            tally.planned += row.n
-    return dict(result)
+        return {}
+    labels = [k.label(f"k{n}") for n, k in enumerate(keys)]
+    query = pending_airings(actor, filters).add_columns(*labels, func.count().label("n"))
+    if keys:
+        query = query.group_by(*keys)
+    found = {}
+    for row in db.session.execute(query):
+        if row.n:
+            found[tuple(_key(row[n]) for n in range(len(keys)))] = int(row.n)
+    return found
+
+
+def _add_pending(tallies: dict, pending: dict[tuple, int]) -> None:
+    """Pending airings are planned and pending (keys unwrapped from 1-tuples)."""
+    for key, n in pending.items():
+        tally = tallies.setdefault(key[0] if len(key) == 1 else key, Tally())
+        tally.pending += n
+        tally.planned += n
 
 
 def _key(value):
@@ -439,17 +520,24 @@ def airtime_dashboard(actor: User, filters: ReportFilter) -> Dashboard:
     filters = check_filter(actor, filters)
     if filters.period is None:
         raise ValueError("the dashboard needs a period")
-    total = _tallies(actor, filters).get((), Tally())
-    stations = _one_key(_tallies(actor, filters, [BroadcastLog.station_id], [Airing.station_id]))
-    campaign_log = func.coalesce(Script.campaign, "")
-    campaigns = _one_key(_tallies(actor, filters, [campaign_log], [Script.campaign]))
-    scripts = _one_key(_tallies(actor, filters, [BroadcastLog.script_id], [Airing.script_id]))
-    priorities = _one_key(_tallies(actor, filters, [BroadcastLog.priority], [Airing.priority]))
-    days = _one_key(
-        _tallies(actor, filters, [local_day(_log_time())], [local_day(Airing.sequenced_at)])
-    )
+    groups, session_seconds = _dashboard_groups(actor, filters)
+    stations, scripts = groups["station"], groups["script"]
+    priorities, days = groups["priority"], groups["day"]
+    _add_pending(stations, _pending_counts(actor, filters, [Airing.station_id]))
+    _add_pending(scripts, _pending_counts(actor, filters, [Airing.script_id]))
+    _add_pending(priorities, _pending_counts(actor, filters, [Airing.priority]))
+    _add_pending(days, _pending_counts(actor, filters, [local_day(Airing.sequenced_at)]))
     station_rows = _load(Station, stations)
     script_rows = _load(Script, scripts)
+    # Every row has a station, and a script's campaign is its own: the total and the
+    # campaigns are sums of those groups.
+    total = Tally()
+    for tally in stations.values():
+        total.add(tally)
+    campaigns: dict[str, Tally] = defaultdict(Tally)
+    for script_id, tally in scripts.items():
+        script = script_rows.get(script_id)
+        campaigns[script.campaign if script is not None else ""].add(tally)
     by_day = {d: days.get(d, Tally()) for d in filters.period.days}
     return Dashboard(
         filters=filters,
@@ -460,20 +548,148 @@ def airtime_dashboard(actor: User, filters: ReportFilter) -> Dashboard:
         by_campaign=sorted(campaigns.items(), key=lambda ct: (ct[0] == "", ct[0])),
         by_script=sorted(
             ((script_rows.get(k), t) for k, t in scripts.items()),
-            key=lambda st: (st[0] is None, st[0].title if st[0] else ""),
+            key=lambda st: (st[0] is None, st[0].title if st[0] else "", st[0].id if st[0] else 0),
         ),
         by_priority=sorted(
             ((Priority(k), t) for k, t in priorities.items()),
             key=lambda pt: priority_rank(pt[0]),
         ),
         by_day=sorted(by_day.items()),
-        over_cap=sessions_over_cap(actor, filters),
+        over_cap=_over_cap(session_seconds),
     )
 
 
-def _one_key(tallies: dict) -> dict:
-    """Tallies keyed by one column: unwrap the 1-tuples."""
-    return {k[0]: t for k, t in tallies.items()}
+DASHBOARD_GROUPINGS = ("station", "script", "priority", "day")
+
+
+def _dashboard_groups(actor: User, filters: ReportFilter) -> tuple[dict, list]:
+    """Logged tallies by station, script, priority and local day, from one pass over the
+    period's rows, and the seconds played per station, day and session where a session can
+    be over its cap.
+
+    One statement: the rows are grouped once by all those keys and _kinds() (a common table
+    expression); those groups are summed by station, script and priority, and by station
+    and day (two smaller ones); each figure's grouping sums one of these. Sessions come from
+    the rows' airings, looked up only for stations that played longer on some day than
+    their smallest session cap (only they can pass a cap).
+    """
+    keys = {
+        "station": BroadcastLog.station_id,
+        "script": BroadcastLog.script_id,
+        "priority": BroadcastLog.priority,
+        "day": local_day(_log_time()),
+    }
+    fine = _log_groups(actor, filters, keys).cte("fine")
+    by_what = _regroup(fine, ["station", "script", "priority"]).cte("by_what")
+    by_when = _regroup(fine, ["station", "day"]).cte("by_when")
+
+    # The union's columns must have one type in every branch: typed NULLs where a branch has
+    # no such key (PostgreSQL reads a bare NULL as text).
+    types = {
+        "station": Integer(),
+        "script": Integer(),
+        "priority": BroadcastLog.priority.type,
+        "day": Date(),
+        "status": BroadcastLog.status.type,
+        "scheduled": Boolean(),
+        "repeat": Boolean(),
+    }
+
+    def branch(grouping: str, source, by: list[str], *sums):
+        columns = [(source.c[k] if k in by else cast(null(), types[k])).label(k) for k in keys]
+        # The grouping's name as SQL text: a bound parameter would have no type in a UNION.
+        label = literal_column(f"'{grouping}'", String).label("grouping")
+        return select(label, *columns, *sums).group_by(*(source.c[k] for k in by))
+
+    branches = []
+    for grouping, source in (
+        ("station", by_what),
+        ("script", by_what),
+        ("priority", by_what),
+        ("day", by_when),
+    ):
+        kinds = [source.c[k] for k in KIND_NAMES]
+        sums = [func.sum(source.c.n).label("n"), func.sum(source.c.seconds).label("seconds")]
+        branches.append(branch(grouping, source, [grouping, *KIND_NAMES], *kinds, *sums))
+    # Whatever the status filter: the over-cap list never took it into account.
+    no_kinds = [cast(null(), types[k]).label(k) for k in KIND_NAMES]
+    played = func.sum(case((by_when.c.status.in_(PLAYED), by_when.c.seconds), else_=0.0))
+    smallest_cap = (
+        select(func.min(BroadcastSession.cap_minutes) * 60)
+        .where(BroadcastSession.station_id == by_when.c.station, BroadcastSession.cap_minutes != 0)
+        .scalar_subquery()
+    )
+    branches.append(
+        branch(
+            "long_day",
+            by_when,
+            ["station", "day"],
+            *no_kinds,
+            literal_column("0").label("n"),
+            played.label("seconds"),
+        ).having(played > smallest_cap)
+    )
+    groups: dict[str, dict] = {name: {} for name in DASHBOARD_GROUPINGS}
+    long_days = set()
+    for row in db.session.execute(union_all(*branches)):
+        if row.grouping == "long_day":
+            long_days.add(row.station)
+        else:
+            key = _key(getattr(row, row.grouping))
+            if row.grouping == "priority":
+                key = Priority(key)
+            _count_rows(groups[row.grouping], key, filters, row)
+    return groups, _session_seconds(actor, filters, long_days)
+
+
+def _regroup(groups, names: list[str]):
+    """Groups of _log_groups() summed by fewer keys (and the same kinds)."""
+    columns = [groups.c[k] for k in (*names, *KIND_NAMES)]
+    return select(
+        *columns,
+        func.sum(groups.c.n).label("n"),
+        func.sum(groups.c.seconds).label("seconds"),
+    ).group_by(*columns)
+
+
+def _session_seconds(actor: User, filters: ReportFilter, station_ids: set[int]) -> list:
+    """Seconds played per station, local day and session (the rows' airings name it)."""
+    if not station_ids:
+        return []
+    day = local_day(_log_time())
+    played = case(
+        (BroadcastLog.status.in_(PLAYED), func.coalesce(BroadcastLog.duration_s, 0.0)),
+        else_=0.0,
+    )
+    query = (
+        _log_rows(actor, filters)
+        .join(Airing, Airing.airing_key == BroadcastLog.airing_key)
+        .where(Airing.session_name != "", BroadcastLog.station_id.in_(sorted(station_ids)))
+        .add_columns(
+            BroadcastLog.station_id, day.label("day"), Airing.session_name, func.sum(played)
+        )
+        .group_by(BroadcastLog.station_id, day, Airing.session_name)
+    )
+    return db.session.execute(query).all()
+
+
+def _over_cap(session_seconds: list) -> list[OverCap]:
+    """Sessions whose played seconds on a day exceeded their cap, by day, station, session."""
+    caps: dict[tuple[int, str], int] = {
+        (s.station_id, s.name): s.cap_minutes
+        for s in db.session.scalars(select(BroadcastSession))
+        if s.cap_minutes
+    }
+    found = []
+    for station_id, when, session, seconds in session_seconds:
+        cap = caps.get((station_id, session))
+        if cap and (seconds or 0) > cap * 60:
+            found.append((station_id, _as_date(when), session, seconds / 60, cap))
+    stations = _load(Station, {f[0]: None for f in found})
+    return [
+        OverCap(stations[sid], day_, session, round(minutes, 1), cap)
+        for sid, day_, session, minutes, cap in sorted(found, key=lambda f: (f[1], f[0], f[2]))
+    ]
 
 
 def _load(model, keyed: dict) -> dict:
@@ -487,39 +703,6 @@ def _load(model, keyed: dict) -> dict:
 def campaign_label(value: str) -> str:
     """A campaign's name, or the label for rows outside any campaign."""
     return value or NO_CAMPAIGN
-
-
-def sessions_over_cap(actor: User, filters: ReportFilter) -> list[OverCap]:
-    """Sessions whose played airtime on a day exceeded their cap, by station and day."""
-    day = local_day(_log_time())
-    played = case(
-        (BroadcastLog.status.in_(PLAYED), func.coalesce(BroadcastLog.duration_s, 0.0)),
-        else_=0.0,
-    )
-    query = (
-        effective_rows(actor, filters)
-        .join(Airing, Airing.airing_key == BroadcastLog.airing_key)
-        .where(Airing.session_name != "")
-        .add_columns(
-            BroadcastLog.station_id, day.label("day"), Airing.session_name, func.sum(played)
-        )
-        .group_by(BroadcastLog.station_id, day, Airing.session_name)
-    )
-    caps: dict[tuple[int, str], int] = {
-        (s.station_id, s.name): s.cap_minutes
-        for s in db.session.scalars(select(BroadcastSession))
-        if s.cap_minutes
-    }
-    found = []
-    for station_id, when, session, seconds in db.session.execute(query):
-        cap = caps.get((station_id, session))
-        if cap and (seconds or 0) > cap * 60:
-            found.append((station_id, _as_date(when), session, seconds / 60, cap))
-    stations = _load(Station, {f[0]: None for f in found})
-    return [
-        OverCap(stations[sid], day_, session, round(minutes, 1), cap)
-        for sid, day_, session, minutes, cap in sorted(found, key=lambda f: (f[1], f[0], f[2]))
-    ]
 
 
 # --- drill-down -------------------------------------------------------------------------------
@@ -585,23 +768,25 @@ def campaign_report(actor: User, filters: ReportFilter) -> CampaignReport:
     if filters.campaign is None and not filters.source_number:
         message = "Chọn một chiến dịch hoặc một văn bản nguồn."
         raise ValidationError(message, {"campaign": message})
-    tallies = _tallies(
+    # One pass: each station and script's rows by status and kind, with their first and
+    # last start; first and last airing are those of the groups that aired.
+    keys = {"station": BroadcastLog.station_id, "script": BroadcastLog.script_id}
+    query = _log_groups(
         actor,
         filters,
-        [BroadcastLog.station_id, BroadcastLog.script_id],
-        [Airing.station_id, Airing.script_id],
+        keys,
+        func.min(BroadcastLog.started_at).label("first"),
+        func.max(BroadcastLog.started_at).label("last"),
     )
-    ontime = BroadcastLog.status.in_(ON_AIR)
-    spans = effective_rows(actor, filters).add_columns(
-        BroadcastLog.station_id,
-        BroadcastLog.script_id,
-        func.min(case((ontime, BroadcastLog.started_at))),
-        func.max(case((ontime, BroadcastLog.started_at))),
-    )
-    spans = spans.group_by(BroadcastLog.station_id, BroadcastLog.script_id)
-    first_last = {
-        (sid, scr): (_aware(a), _aware(b)) for sid, scr, a, b in db.session.execute(spans)
-    }
+    tallies: dict[tuple, Tally] = {}
+    starts: dict[tuple, list[datetime]] = defaultdict(list)
+    for row in db.session.execute(query):
+        key = (row.station, row.script)
+        _count_rows(tallies, key, filters, row)
+        if LogStatus(row.status) in ON_AIR:
+            starts[key] += [t for t in (_aware(row.first), _aware(row.last)) if t is not None]
+    first_last = {key: (min(found), max(found)) for key, found in starts.items() if found}
+    _add_pending(tallies, _pending_counts(actor, filters, [Airing.station_id, Airing.script_id]))
     misses: dict[tuple, list[BroadcastLog]] = defaultdict(list)
     miss_rows = (
         effective_rows(actor, filters)
@@ -620,7 +805,13 @@ def campaign_report(actor: User, filters: ReportFilter) -> CampaignReport:
         line = CampaignLine(stations[sid], scripts.get(scr), tally, first, last, misses[(sid, scr)])
         lines.append(line)
         total.add(tally)
-    lines.sort(key=lambda ln: (ln.station.code, ln.script.title if ln.script else ""))
+    lines.sort(
+        key=lambda ln: (
+            ln.station.code,
+            ln.script.title if ln.script else "",
+            ln.script.id if ln.script else 0,
+        )
+    )
     return CampaignReport(filters, total, lines, sorted(scripts.values(), key=lambda s: s.title))
 
 

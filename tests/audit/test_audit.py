@@ -91,3 +91,45 @@ def test_database_itself_refuses_changes_to_append_only_tables(users, org, table
             db.session.execute(text(statement))
         db.session.rollback()
     assert db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar() > 0
+
+
+def test_audit_filters_by_vietnamese_dates(login_as, users, org, clock):
+    from datetime import UTC, datetime
+
+    client = login_as("supervisor")
+    # 23:30 on 27/11 in Vietnam is 16:30 UTC: still the 27th; 00:10 on the 28th is the 28th.
+    clock.current = datetime(2026, 11, 27, 16, 30, tzinfo=UTC)
+    make_script(users["writer"], org.district, title="Bài tối 27")
+    clock.current = datetime(2026, 11, 27, 17, 10, tzinfo=UTC)
+    make_script(users["writer"], org.district, title="Bài sáng 28")
+    clock.current = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+    make_script(users["writer2"], org.district, title="Bài ngày 30")
+
+    def summaries(query):
+        response = client.get(f"/audit/?{query}")
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        return [t for t in ("Bài tối 27", "Bài sáng 28", "Bài ngày 30") if t in page]
+
+    assert summaries("date_to=2026-11-27") == ["Bài tối 27"]
+    assert summaries("date_from=2026-11-28&date_to=2026-11-28") == ["Bài sáng 28"]
+    assert summaries("date_from=28/11/2026") == ["Bài sáng 28", "Bài ngày 30"]
+    # Dates combine with the other filters.
+    assert summaries("date_from=2026-11-28&actor=writer") == ["Bài sáng 28"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("date_from=31/02/2026", "Ngày “31/02/2026” không hợp lệ"),
+        ("date_to=hôm-nay", "Ngày “hôm-nay” không hợp lệ"),
+        ("date_from=2026-11-28&date_to=2026-11-27", "Ngày kết thúc phải sau hoặc bằng ngày"),
+    ],
+)
+def test_bad_audit_dates_are_refused_in_vietnamese(login_as, users, org, query, message):
+    make_script(users["writer"], org.district, title="Bài một")
+    response = login_as("supervisor").get(f"/audit/?{query}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert message in page
+    assert "Bài một" not in page  # no unfiltered list passed off as the filtered one
