@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.service import record_event
@@ -24,6 +25,8 @@ from app.schedules.models import (
     CancelledOccurrence,
     Schedule,
     ScheduleStatus,
+    schedule_stations,
+    schedule_units,
 )
 from app.schedules.plan import (
     BLOCKING,
@@ -398,11 +401,30 @@ def _station_spots(
 
 
 def schedules_for_station(station: Station) -> list[Schedule]:
-    """Active schedules that air on the station, named directly or through a unit above it."""
-    active = db.session.scalars(
-        select(Schedule).where(Schedule.status == ScheduleStatus.ACTIVE).order_by(Schedule.id)
-    ).all()
-    return [s for s in active if _targets(s, station)]
+    """Active schedules that air on the station, named directly or through a unit above it.
+
+    One query: the station's own links, or a unit on its unit's path (the path holds the ids
+    of the unit and its ancestors).
+    """
+    if not station.active:
+        return []
+    unit_ids = [int(part) for part in station.unit.path.strip("/").split("/") if part]
+    named = select(schedule_stations.c.schedule_id).where(
+        schedule_stations.c.station_id == station.id
+    )
+    through_unit = select(schedule_units.c.schedule_id).where(
+        schedule_units.c.unit_id.in_(unit_ids)
+    )
+    query = (
+        select(Schedule)
+        .where(
+            Schedule.status == ScheduleStatus.ACTIVE,
+            Schedule.id.in_(named) | Schedule.id.in_(through_unit),
+        )
+        .options(selectinload(Schedule.render), selectinload(Schedule.script))
+        .order_by(Schedule.id)
+    )
+    return list(db.session.scalars(query))
 
 
 def _targets(schedule: Schedule, station: Station) -> bool:
