@@ -6,6 +6,8 @@ FLASK := $(VENV)/bin/flask --app wsgi
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# pytest-xdist workers for `make test`: one per core by default; TEST_JOBS=0 runs in one process
+TEST_JOBS ?= auto
 
 .PHONY: setup run migrate test lint format bench clean
 
@@ -41,7 +43,7 @@ format: setup
 	$(VENV)/bin/ruff format .
 
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_JOBS)
 
 bench: setup
 	$(PY) bench/web.py

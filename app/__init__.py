@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import unicodedata
 from pathlib import Path
 
 from flask import Flask, flash, redirect, render_template, request, url_for
@@ -186,7 +187,8 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Filters and globals for showing times in Asia/Ho_Chi_Minh and checking permissions."""
+    """Filters and globals for showing times in Asia/Ho_Chi_Minh, numbers and log reasons, and
+    checking permissions."""
     from app.auth.permissions import Permission, can
     from app.core.clock import to_local
 
@@ -201,5 +203,16 @@ def register_template_helpers(app: Flask) -> None:
     @app.template_filter("thousands")
     def thousands(value: int) -> str:
         return f"{value:,}".replace(",", ".")
+
+    @app.template_filter("without_status")
+    def without_status(reason: str | None, label: str) -> str:
+        """A log row's reason shown beside its status badge: without a leading "<status>:"
+        (the runner writes "bỏ lỡ: trễ …"), which the badge already says."""
+        text = reason or ""
+        head, colon, rest = text.partition(":")
+        same = unicodedata.normalize("NFC", head.strip()).casefold() == (
+            unicodedata.normalize("NFC", label.strip()).casefold()
+        )
+        return rest.strip() if colon and same else text
 
     app.jinja_env.globals.update(can=can, Permission=Permission)

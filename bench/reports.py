@@ -73,6 +73,7 @@ from sqlalchemy import bindparam, func, insert, select, text, update  # noqa: E4
 from app import create_app  # noqa: E402
 from app.auth.models import Role, User  # noqa: E402
 from app.auth.service import UserInput, create_token, create_user  # noqa: E402
+from app.broadcast import totals  # noqa: E402
 from app.broadcast.models import GENESIS_HASH, BroadcastLog, LogStatus  # noqa: E402
 from app.broadcast.service import canonical_bytes, verify_chain  # noqa: E402
 from app.core.clock import LOCAL_TZ, FixedClock  # noqa: E402
@@ -211,6 +212,7 @@ class Seeded:
     pending: int = 0
     corrections: int = 0
     v1_rows: int = 0
+    totals: int = 0  # daily total groups the reports read
     stations: int = 0
     scripts: int = 0
     campaigns: int = 0
@@ -810,6 +812,11 @@ class Seeder:
         self.result.pending = len(pending)
         self.result.seconds["log rows: generate and hash"] = generate
         self.result.seconds["log rows and airings: insert"] = store
+        # The rows went in by bulk insert, past append_log(): compute their daily totals
+        # (what the reports read) the way `flask logs totals --rebuild` does.
+        t0 = time.perf_counter()
+        self.result.totals = totals.rebuild_totals()
+        self.result.seconds["daily totals: rebuild"] = time.perf_counter() - t0
         return self.result
 
 
@@ -1171,6 +1178,7 @@ def run(url: str, args: argparse.Namespace, workdir: Path) -> dict:
             "airings": seeded.airings,
             "pending": seeded.pending,
             "corrections": seeded.corrections,
+            "totals": seeded.totals,
             "hash_v1_rows": seeded.v1_rows,
             "stations": seeded.stations,
             "scripts": seeded.scripts,
@@ -1233,7 +1241,9 @@ def print_report(report: dict) -> None:
         f"({seeded['corrections']:,} corrections, {seeded['hash_v1_rows']:,} hash v1), "
         f"{seeded['airings'] + seeded['pending']:,} airings ({seeded['pending']:,} pending), "
         f"{seeded['stations']} stations, {seeded['scripts']} scripts in "
-        f"{seeded['campaigns']} campaigns; seeding {seeded['seconds']['total']} s; "
+        f"{seeded['campaigns']} campaigns; {seeded['totals']:,} daily total groups "
+        f"(rebuilt in {seeded['seconds']['daily totals: rebuild']} s); "
+        f"seeding {seeded['seconds']['total']} s; "
         f"database {report['database_size']}; chains {report['chains']}; "
         f"load average {report['load_average']}"
     )

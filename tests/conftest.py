@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from flask import g
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
 from app.auth.models import Role, User
@@ -19,7 +19,27 @@ from app.extensions import db
 from app.org.models import Unit
 from tests.factories import PASSWORD, make_unit, make_user
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+def _worker_database(url: str | None) -> str | None:
+    """The PostgreSQL test database of this pytest-xdist worker: loa_test_gw0 for loa_test,
+    made on first use (the role may create databases). Without xdist, the URL as given."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            found = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not found:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+TEST_DATABASE_URL = _worker_database(os.environ.get("TEST_DATABASE_URL"))
 
 
 def _reset_postgres() -> None:
@@ -171,3 +191,16 @@ def login_as(app, users):
         return login(app.test_client(), users[name].username)
 
     return _login
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Shout when tests were skipped because a system program is missing (Chromium, Icecast,
+    espeak-ng): their reasons say "NOT INSTALLED". Read from the reports, so it also works
+    when pytest-xdist runs the tests in other processes."""
+    missing = set()
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        if "NOT INSTALLED" in reason:
+            missing.add(reason.removeprefix("Skipped: "))
+    for reason in sorted(missing):
+        terminalreporter.write_line("!" * 20 + f" {reason} " + "!" * 20, red=True, bold=True)

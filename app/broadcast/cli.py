@@ -1,4 +1,5 @@
-"""`flask logs verify`: check that no broadcast log row was altered or removed."""
+"""`flask logs verify`: check that no broadcast log row was altered or removed; `flask logs
+totals`: check (or rebuild) the daily totals the reports read."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app.broadcast import totals
 from app.broadcast.service import verify_chain
 from app.core.clock import LOCAL_TZ
 from app.extensions import db
@@ -57,4 +59,25 @@ def verify_command(station_code, date_from, date_to):
         return
     click.echo(f"LỖI: {result.problem}")
     click.echo(f"Đã kiểm tra {result.checked} dòng trước chỗ hỏng.")
+    raise SystemExit(1)
+
+
+@logs_cli.command("totals")
+@click.option("--rebuild", is_flag=True, help="Recompute the daily totals from the log.")
+def totals_command(rebuild):
+    """Check the daily totals the reports read against the log; exit 1 when they differ."""
+    if rebuild:
+        groups = totals.rebuild_totals()
+        click.echo(f"Đã tính lại tổng theo ngày từ nhật ký: {groups} nhóm.")
+    differences = totals.check_totals()
+    if not differences:
+        click.echo("OK: tổng theo ngày khớp với nhật ký phát sóng.")
+        return
+    click.echo(f"LỖI: {len(differences)} nhóm không khớp với nhật ký (đã giữ → đếm lại):")
+    for d in differences[:20]:
+        kept, counted = d.kept, d.counted
+        click.echo(
+            f"  {d.group}: {kept[0]} dòng, {kept[1]:.1f} s → {counted[0]} dòng, {counted[1]:.1f} s"
+        )
+    click.echo("Chạy `flask logs totals --rebuild` để tính lại.")
     raise SystemExit(1)

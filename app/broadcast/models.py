@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -110,8 +110,72 @@ class BroadcastLog(AppendOnly, db.Model):
     operator: Mapped[User | None] = relationship()
     corrects: Mapped[BroadcastLog | None] = relationship(remote_side=[id])
 
+    @property
+    def performed_by(self) -> str:
+        """Who aired the row, as every page and export names it (see performer_label)."""
+        return performer_label(
+            self.operator.full_name if self.operator is not None else None, self.runner_host
+        )
+
     def __repr__(self) -> str:
         return f"<BroadcastLog station={self.station_id} #{self.seq} {self.status.value}>"
 
 
+def performer_label(operator_name: str | None, runner_host: str | None) -> str:
+    """Who aired a log row: the operator's full name, else "tự động (host)" for the runner
+    (exports that read plain columns call this instead of BroadcastLog.performed_by)."""
+    if operator_name:
+        return operator_name
+    return f"tự động ({runner_host})" if runner_host else "tự động"
+
+
 protect_table(BroadcastLog.__table__)
+
+
+# The columns a LogTotal groups rows by (its unique key).
+TOTAL_GROUP = (
+    "day",
+    "station_id",
+    "unit_id",
+    "script_id",
+    "priority",
+    "status",
+    "scheduled",
+    "is_repeat",
+)
+
+
+class LogTotal(db.Model):
+    """Daily totals of the effective broadcast log rows, kept as rows are written.
+
+    One row per local day, station, unit, script, priority, status and kind: how many log
+    rows, their seconds, and the first and last start among them. Reports sum these instead
+    of reading every log row (a province's month is 85,000 rows; bench/reports.py). The log
+    stays the record: `flask logs totals` checks these against it and rebuilds them.
+    Maintained by app/broadcast/totals.py only.
+    """
+
+    __tablename__ = "broadcast_log_totals"
+    __table_args__ = (
+        UniqueConstraint(*TOTAL_GROUP, name="uq_broadcast_log_totals_group"),
+        # A campaign's or source document's totals, through its scripts.
+        Index("ix_broadcast_log_totals_script_day", "script_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The local (Asia/Ho_Chi_Minh) day of the rows' planned time, or start for a live read.
+    day: Mapped[date] = mapped_column(Date)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    # The rows' unit_id, 0 for version 1 rows without one; the script, 0 for a live read.
+    # Plain integers, not null, so the unique key also holds for "none".
+    unit_id: Mapped[int] = mapped_column(default=0)
+    script_id: Mapped[int] = mapped_column(default=0)
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority))
+    status: Mapped[LogStatus] = mapped_column(enum_column(LogStatus))
+    # Scheduled (schedule_id set), and a re-queued repeat of a spot an emergency cut off.
+    scheduled: Mapped[bool]
+    is_repeat: Mapped[bool]
+    n: Mapped[int] = mapped_column(default=0)
+    seconds: Mapped[float] = mapped_column(default=0.0)
+    first_started: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_started: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -35,7 +35,9 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit.service import record_event
 from app.auth.models import Role, User
+from app.broadcast import totals
 from app.broadcast.models import GENESIS_HASH, BroadcastLog, LogStatus
+from app.broadcast.totals import log_time
 from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -232,6 +234,9 @@ def _append(
         db.session.add(row)
         try:
             db.session.flush()
+            totals.add_row(row)
+            if corrects:
+                totals.remove_corrected(db.session.get(BroadcastLog, corrects[0]), row.id)
             if after is not None:
                 after(row)
             db.session.commit()
@@ -488,11 +493,6 @@ class LogFilter:
     date_to: date | None = None
     status: LogStatus | None = None
     campaign: str = ""
-
-
-def log_time():
-    """The time a row is filed under: planned, or started for a live read with no plan."""
-    return func.coalesce(BroadcastLog.planned_at, BroadcastLog.started_at)
 
 
 def log_query(actor: User, filters: LogFilter):

@@ -29,6 +29,10 @@ STATION_WIDTH = 440
 MAX_DAY_LABELS = 10
 LINE_GAP = "1.15em"  # between the lines of a day label, whatever size the page sets
 LABEL_CHARS = 18
+# Gridlines above zero on a value axis: at most this many (and three or more, as the round
+# steps are at most 2.5 times apart, unless a count axis ends below 3).
+MAX_TICKS = 5
+PERCENT_STEP = 25  # a percentage axis is always 0–100: ticks at 25, 50, 75 and 100
 
 
 def vn_number(value: float, places: int = 1) -> str:
@@ -39,15 +43,36 @@ def vn_number(value: float, places: int = 1) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def nice_max(value: float) -> float:
-    """The top of an axis: the smallest 1, 2, 2.5 or 5 × 10^k at least value (1 for 0)."""
-    if value <= 0:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * power + 1e-9:
-            return step * power
-    return 10 * power  # pragma: no cover (the loop ends at 10)
+def nice_axis(value: float, *, whole: bool = False) -> tuple[float, float]:
+    """The top of an axis from 0 and its tick step, both round: the step is the smallest
+    1, 2, 2.5 or 5 × 10^k that reaches value in at most MAX_TICKS steps (a whole number and
+    never 2.5 for counts), the top the first tick at or above value (a 0–1 axis for 0)."""
+    value = value if value > 0 else 1.0
+    raw = value / MAX_TICKS
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = 10 * power
+    for mantissa in (1, 2, 2.5, 5):
+        candidate = mantissa * power
+        if whole and (candidate < 1 or candidate % 1):
+            continue
+        if candidate >= raw * (1 - 1e-9):
+            step = candidate
+            break
+    if whole:
+        step = max(step, 1.0)
+    return round(step * max(1, math.ceil(value / step - 1e-9)), 9), step
+
+
+def axis_ticks(top_value: float, step: float) -> list[float]:
+    """The tick values of an axis from 0 to its top, rounded so 0.1 × 3 is 0.3."""
+    count = round(top_value / step)
+    return [round(step * n, 9) for n in range(count + 1)]
+
+
+def tick_label(value: float, step: float) -> str:
+    """A tick's value with as many decimals as the step needs: "2,5", "0,25", "100"."""
+    places = max(0, 1 - math.floor(math.log10(step)))
+    return vn_number(value, places)
 
 
 def _fmt(value: float) -> str:
@@ -76,12 +101,17 @@ def _open(
 
 
 def _y_axis(
-    parts: list[str], left: float, top: float, plot_w: float, plot_h: float, top_value: float
+    parts: list[str],
+    left: float,
+    top: float,
+    plot_w: float,
+    plot_h: float,
+    top_value: float,
+    step: float,
 ) -> None:
-    """Horizontal grid lines with their values at 0, ¼, ½, ¾ and the top of the axis."""
-    for n in range(5):
-        value = top_value * n / 4
-        y = top + plot_h - plot_h * n / 4
+    """Horizontal grid lines with their values, every step from 0 to the top of the axis."""
+    for n, value in enumerate(axis_ticks(top_value, step)):
+        y = top + plot_h - plot_h * value / top_value
         dash = "" if n == 0 else ' stroke-dasharray="3 3"'
         colour = INK if n == 0 else GRID
         parts.append(
@@ -90,7 +120,7 @@ def _y_axis(
         )
         parts.append(
             f'<text x="{_fmt(left - 6)}" y="{_fmt(y + 4)}" text-anchor="end">'
-            f"{escape(vn_number(value))}</text>"
+            f"{escape(tick_label(value, step))}</text>"
         )
     parts.append(
         f'<line x1="{_fmt(left)}" y1="{_fmt(top)}" x2="{_fmt(left)}" '
@@ -138,16 +168,18 @@ def day_bars(
     y_label: str = "Phút phát sóng",
     x_label: str = "Ngày",
     unit: str = "phút",
+    whole: bool = False,
 ) -> Markup:
-    """Vertical bars, one per day (value ≥ 0), on an axis from 0 to a round maximum."""
+    """Vertical bars, one per day (value ≥ 0), on an axis from 0 to a round maximum with
+    round ticks (whole ones when the values are counts)."""
     left, right, top, bottom = 60, 10, 14, 60
     plot_w, plot_h = WIDTH - left - right, 180
     height = top + plot_h + bottom
     days = [d for d, _ in points]
-    top_value = nice_max(max((v for _, v in points), default=0))
+    top_value, tick = nice_axis(max((v for _, v in points), default=0), whole=whole)
     desc = "; ".join(f"{d:%d/%m/%Y}: {vn_number(v)} {unit}" for d, v in points) or "Không có ngày."
     parts = _open(chart_id, height, title, desc, "days")
-    _y_axis(parts, left, top, plot_w, plot_h, top_value)
+    _y_axis(parts, left, top, plot_w, plot_h, top_value, tick)
     slot = plot_w / max(len(points), 1)
     gap = min(slot * 0.2, 6)
     step, labels = _day_labels(days)
@@ -186,17 +218,19 @@ def station_bars(
     title: str,
     x_label: str = "Phút phát sóng",
     unit: str = "phút",
+    whole: bool = False,
 ) -> Markup:
-    """Horizontal bars, one per labelled item (a station), longest axis a round maximum."""
+    """Horizontal bars, one per labelled item (a station), on an axis from 0 to a round
+    maximum with round ticks (whole ones when the values are counts)."""
     left, right, top, bottom, row = 150, 44, 10, 46, 26
     plot_w = STATION_WIDTH - left - right
     plot_h = row * max(len(items), 1)
     height = top + plot_h + bottom
-    top_value = nice_max(max((v for _, v in items), default=0))
+    top_value, tick = nice_axis(max((v for _, v in items), default=0), whole=whole)
     desc = "; ".join(f"{name}: {vn_number(v)} {unit}" for name, v in items) or "Không có đài."
     parts = _open(chart_id, height, title, desc, "stations", STATION_WIDTH)
-    for n in range(5):
-        x = left + plot_w * n / 4
+    for n, value in enumerate(axis_ticks(top_value, tick)):
+        x = left + plot_w * value / top_value
         dash = "" if n == 0 else ' stroke-dasharray="3 3"'
         colour = INK if n == 0 else GRID
         parts.append(
@@ -205,7 +239,7 @@ def station_bars(
         )
         parts.append(
             f'<text x="{_fmt(x)}" y="{_fmt(top + plot_h + 16)}" text-anchor="middle">'
-            f"{escape(vn_number(top_value * n / 4))}</text>"
+            f"{escape(tick_label(value, tick))}</text>"
         )
     for n, (name, value) in enumerate(items):
         y = top + row * n
@@ -234,7 +268,7 @@ def compliance_line(
     *,
     chart_id: str,
     title: str,
-    y_label: str = "Tỉ lệ hoàn thành (%)",
+    y_label: str = "Tỉ lệ thực hiện (%)",
     x_label: str = "Ngày",
 ) -> Markup:
     """A line with marked points over days, 0–100 %; days with nothing planned (None) are a
@@ -251,7 +285,7 @@ def compliance_line(
         or "Không có ngày."
     )
     parts = _open(chart_id, height, title, desc, "days")
-    _y_axis(parts, left, top, plot_w, plot_h, 100)
+    _y_axis(parts, left, top, plot_w, plot_h, 100, PERCENT_STEP)
     slot = plot_w / max(len(points), 1)
     step, labels = _day_labels(days)
 

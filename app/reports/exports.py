@@ -56,7 +56,7 @@ from sqlalchemy.orm import aliased
 
 from app.audit.service import record_event
 from app.auth.models import User
-from app.broadcast.models import BroadcastLog, LogStatus
+from app.broadcast.models import BroadcastLog, LogStatus, performer_label
 from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.errors import ValidationError
@@ -94,6 +94,9 @@ YIELD_PER = 1000
 TOTAL_LABEL = "Tổng cộng"
 NO_SCRIPT = "(không gắn kịch bản)"
 EMPTY_TABLE = "Không có dòng nào."
+# The compliance figure's one name, on pages, charts and exports alike.
+COMPLIANCE_LABEL = "Tỉ lệ thực hiện"
+COMPLIANCE_COLUMN = f"{COMPLIANCE_LABEL} (%)"
 
 
 # --- the document model -------------------------------------------------------------------
@@ -154,7 +157,7 @@ TALLY_COLUMNS = [
     Column("skipped", "Bỏ qua", "int"),
     Column("cancelled", "Đã hủy", "int"),
     Column("manual", "Ngoài kế hoạch", "int"),
-    Column("compliance_percent", "Tỷ lệ thực hiện (%)", "percent"),
+    Column("compliance_percent", COMPLIANCE_COLUMN, "percent"),
     Column("airtime_minutes", "Thời lượng phát (phút)", "float"),
 ]
 
@@ -265,7 +268,7 @@ def dashboard_document(board: Dashboard) -> Document:
                 Column("missed", "Bỏ lỡ", "int"),
                 Column("failed", "Lỗi", "int"),
                 Column("planned", "Kế hoạch", "int"),
-                Column("compliance_percent", "Tỷ lệ thực hiện (%)", "percent"),
+                Column("compliance_percent", COMPLIANCE_COLUMN, "percent"),
             ],
             [
                 [s.code, s.name, t.missed, t.failed, t.planned, t.compliance]
@@ -355,7 +358,7 @@ def campaign_document(report: CampaignReport) -> Document:
                     Column("pending", "Chờ phát", "int"),
                     Column("missed", "Bỏ lỡ", "int"),
                     Column("failed", "Lỗi", "int"),
-                    Column("compliance_percent", "Tỷ lệ thực hiện (%)", "percent"),
+                    Column("compliance_percent", COMPLIANCE_COLUMN, "percent"),
                     Column("first_aired", "Lần phát đầu", "datetime"),
                     Column("last_aired", "Lần phát cuối", "datetime"),
                     Column("airtime_minutes", "Thời lượng phát (phút)", "float"),
@@ -477,8 +480,7 @@ def _drill_rows(rows_select) -> Iterator[list]:
     ).execution_options(yield_per=YIELD_PER)
     for row in db.session.execute(query):
         planned, started, ended, duration, code, title, status, reason, name, host = row[:10]
-        if name is None:
-            name = f"tự động ({host})" if host else "tự động"
+        name = performer_label(name, host)
         label = LogStatus(status).label if status is not None else ""
         title = title or "Đọc trực tiếp"
         yield [planned, started, ended, duration, code, title, label, reason, name, *row[10:]]

@@ -15,6 +15,10 @@ Definitions (the same on every page, export and API answer):
 - manual: rows with no schedule (phát ngay, live reads) that aired; outside the plan, so not
   in compliance.
 - airtime: seconds actually played (aired, late, partial, interrupted), manual included.
+
+The counts and airtime are read from the log's daily totals (LogTotal, app/broadcast/totals.py),
+kept as rows are written and grouped exactly as these definitions need; the drill-down, the
+misses and the logbook read the log rows themselves.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ from sqlalchemy import (
     cast,
     exists,
     func,
-    literal,
     literal_column,
     null,
     or_,
@@ -46,7 +49,8 @@ from sqlalchemy.orm import aliased
 
 from app.auth.models import Role, User
 from app.auth.permissions import in_scope
-from app.broadcast.models import BroadcastLog, LogStatus
+from app.broadcast.models import BroadcastLog, LogStatus, LogTotal
+from app.broadcast.totals import local_day, log_time
 from app.core.clock import LOCAL_TZ
 from app.core.errors import NotFound, ValidationError
 from app.extensions import db
@@ -208,18 +212,6 @@ def sees_only_own_scripts(actor: User) -> bool:
     return actor.role == Role.WRITER
 
 
-def _log_time():
-    """The time a row is filed under: planned, or started for a live read with no plan."""
-    return func.coalesce(BroadcastLog.planned_at, BroadcastLog.started_at)
-
-
-def local_day(column):
-    """The local (UTC+7, no daylight saving) calendar day of a UTC timestamp, in SQL."""
-    if db.engine.dialect.name == "postgresql":
-        return func.date(func.timezone(literal("Asia/Ho_Chi_Minh"), column))
-    return func.date(column, "+7 hours")
-
-
 def _as_date(value) -> date:
     """SQLite returns date() as text, PostgreSQL as a date."""
     return value if isinstance(value, date) else date.fromisoformat(str(value))
@@ -311,9 +303,8 @@ def _narrow(query, actor: User, filters: ReportFilter, model):
         query = query.where(model.script_id.in_(_script_ids(Script.campaign == filters.campaign)))
     elif filters.campaign is not None:
         # Outside any campaign: no script (a live read), or a script without a campaign.
-        query = query.where(
-            or_(model.script_id.is_(None), _script_is(model, lambda s: s.campaign == ""))
-        )
+        no_script = model.script_id == 0 if model is LogTotal else model.script_id.is_(None)
+        query = query.where(or_(no_script, _script_is(model, lambda s: s.campaign == "")))
     if filters.source_number:
         source = _script_ids(Script.source_number == filters.source_number)
         query = query.where(model.script_id.in_(source))
@@ -396,35 +387,65 @@ class Tally:
         return data
 
 
-def _kinds() -> tuple:
-    """What decides the figures a log row counts in: its status, whether it was scheduled,
-    and whether it repeats a spot an emergency cut off (see the module docstring)."""
-    return (
-        BroadcastLog.status,
-        BroadcastLog.schedule_id.is_not(None),
-        func.coalesce(BroadcastLog.airing_key, "").like("%~r%"),
-    )
+# What decides the figures a row counts in: its status, whether it was scheduled, and
+# whether it repeats a spot an emergency cut off (see the module docstring).
+KIND_NAMES = ("status", "scheduled", "repeat")
+KINDS = (LogTotal.status, LogTotal.scheduled, LogTotal.is_repeat)
 
 
-def _log_groups(actor: User, filters: ReportFilter, keys: dict, *aggregates):
-    """The effective rows grouped by the key columns and by _kinds(), with n (rows), seconds
-    (their durations) and any further aggregate columns.
+def _totals(actor: User, filters: ReportFilter):
+    """A select of the daily totals (LogTotal) of the effective rows the filters cover.
 
-    One pass gives every figure of every group: _count_rows() folds the groups into tallies.
-    filters.status is applied there too, so aggregates over all statuses stay possible.
+    The totals group the rows by local day, station, unit, script, priority and kind, so
+    every condition of _log_rows() holds for a total as for its rows; a period is whole
+    local days.
     """
-    kinds = _kinds()
-    query = _log_rows(actor, filters).add_columns(
-        *(column.label(name) for name, column in keys.items()),
-        *(column.label(name) for name, column in zip(KIND_NAMES, kinds, strict=True)),
-        func.count().label("n"),
-        func.sum(func.coalesce(BroadcastLog.duration_s, 0.0)).label("seconds"),
+    subtree = select(Unit.id).where(Unit.path.startswith(filters.unit.path)).correlate(None)
+    subtree_stations = select(Station.id).where(Station.unit_id.in_(subtree)).correlate(None)
+    query = (
+        select()
+        .select_from(LogTotal)
+        .where(
+            or_(
+                LogTotal.unit_id.in_(subtree),
+                and_(LogTotal.unit_id == 0, LogTotal.station_id.in_(subtree_stations)),
+            )
+        )
+    )
+    if filters.period is not None:
+        query = query.where(
+            LogTotal.day >= filters.period.start, LogTotal.day <= filters.period.end
+        )
+    return _narrow(query, actor, filters, LogTotal)
+
+
+def _total_keys() -> dict:
+    """The group keys of a total as the reports name them (script None for a live read)."""
+    return {
+        "station": LogTotal.station_id,
+        "script": func.nullif(LogTotal.script_id, 0),
+        "priority": LogTotal.priority,
+        "day": LogTotal.day,
+    }
+
+
+def _total_groups(actor: User, filters: ReportFilter, keys: list[str], *aggregates):
+    """The effective rows grouped by the named keys (of _total_keys()) and by kind, with n
+    (rows), seconds (their durations) and any further aggregate columns over the totals.
+
+    One pass over the totals gives every figure of every group: _count_rows() folds the
+    groups into tallies. filters.status is applied there too, so aggregates over all
+    statuses stay possible.
+    """
+    columns = [_total_keys()[name] for name in keys]
+    query = _totals(actor, filters).add_columns(
+        *(column.label(name) for name, column in zip(keys, columns, strict=True)),
+        *(column.label(name) for name, column in zip(KIND_NAMES, KINDS, strict=True)),
+        func.sum(LogTotal.n).label("n"),
+        func.sum(LogTotal.seconds).label("seconds"),
         *aggregates,
     )
-    return query.group_by(*keys.values(), *kinds)
-
-
-KIND_NAMES = ("status", "scheduled", "repeat")
+    return query.group_by(*columns, *KINDS)
 
 
 def _count_rows(tallies: dict, key, filters: ReportFilter, row) -> None:
@@ -573,13 +594,19 @@ def _dashboard_groups(actor: User, filters: ReportFilter) -> tuple[dict, list]:
     the rows' airings, looked up only for stations that played longer on some day than
     their smallest session cap (only they can pass a cap).
     """
-    keys = {
-        "station": BroadcastLog.station_id,
-        "script": BroadcastLog.script_id,
-        "priority": BroadcastLog.priority,
-        "day": local_day(_log_time()),
-    }
-    fine = _log_groups(actor, filters, keys).cte("fine")
+    keys = _total_keys()
+    # The totals are fine groups already (by day, station, script, priority and kind; a
+    # station's unit only splits them when it moved): no need to group them again.
+    fine = (
+        _totals(actor, filters)
+        .add_columns(
+            *(column.label(name) for name, column in keys.items()),
+            *(column.label(name) for name, column in zip(KIND_NAMES, KINDS, strict=True)),
+            LogTotal.n.label("n"),
+            LogTotal.seconds.label("seconds"),
+        )
+        .cte("fine")
+    )
     by_what = _regroup(fine, ["station", "script", "priority"]).cte("by_what")
     by_when = _regroup(fine, ["station", "day"]).cte("by_when")
 
@@ -643,7 +670,7 @@ def _dashboard_groups(actor: User, filters: ReportFilter) -> tuple[dict, list]:
 
 
 def _regroup(groups, names: list[str]):
-    """Groups of _log_groups() summed by fewer keys (and the same kinds)."""
+    """Groups of _total_groups() summed by fewer keys (and the same kinds)."""
     columns = [groups.c[k] for k in (*names, *KIND_NAMES)]
     return select(
         *columns,
@@ -656,7 +683,7 @@ def _session_seconds(actor: User, filters: ReportFilter, station_ids: set[int]) 
     """Seconds played per station, local day and session (the rows' airings name it)."""
     if not station_ids:
         return []
-    day = local_day(_log_time())
+    day = local_day(log_time())
     played = case(
         (BroadcastLog.status.in_(PLAYED), func.coalesce(BroadcastLog.duration_s, 0.0)),
         else_=0.0,
@@ -714,21 +741,22 @@ def drill_rows(actor: User, filters: ReportFilter):
     query = effective_rows(actor, filters).add_columns(BroadcastLog)
     if filters.status is not None:
         query = query.where(BroadcastLog.status == filters.status)
-    return query.order_by(_log_time(), BroadcastLog.id)
+    return query.order_by(log_time(), BroadcastLog.id)
 
 
 # --- campaign report --------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Miss:
-    """One airing that did not air as planned, with why."""
+    """One airing that did not air as planned, with why: the log row's columns the proof
+    shows (a campaign can have thousands; whole rows would be read for nothing)."""
 
-    row: BroadcastLog
-
-    @property
-    def when(self) -> datetime:
-        return (self.row.planned_at or self.row.started_at).astimezone(LOCAL_TZ)
+    id: int
+    planned_at: datetime | None
+    started_at: datetime | None
+    status: LogStatus
+    reason: str
 
 
 @dataclass
@@ -740,7 +768,7 @@ class CampaignLine:
     tally: Tally
     first_aired: datetime | None
     last_aired: datetime | None
-    misses: list[BroadcastLog] = field(default_factory=list)
+    misses: list[Miss] = field(default_factory=list)
 
 
 @dataclass
@@ -770,13 +798,12 @@ def campaign_report(actor: User, filters: ReportFilter) -> CampaignReport:
         raise ValidationError(message, {"campaign": message})
     # One pass: each station and script's rows by status and kind, with their first and
     # last start; first and last airing are those of the groups that aired.
-    keys = {"station": BroadcastLog.station_id, "script": BroadcastLog.script_id}
-    query = _log_groups(
+    query = _total_groups(
         actor,
         filters,
-        keys,
-        func.min(BroadcastLog.started_at).label("first"),
-        func.max(BroadcastLog.started_at).label("last"),
+        ["station", "script"],
+        func.min(LogTotal.first_started).label("first"),
+        func.max(LogTotal.last_started).label("last"),
     )
     tallies: dict[tuple, Tally] = {}
     starts: dict[tuple, list[datetime]] = defaultdict(list)
@@ -787,15 +814,23 @@ def campaign_report(actor: User, filters: ReportFilter) -> CampaignReport:
             starts[key] += [t for t in (_aware(row.first), _aware(row.last)) if t is not None]
     first_last = {key: (min(found), max(found)) for key, found in starts.items() if found}
     _add_pending(tallies, _pending_counts(actor, filters, [Airing.station_id, Airing.script_id]))
-    misses: dict[tuple, list[BroadcastLog]] = defaultdict(list)
+    misses: dict[tuple, list[Miss]] = defaultdict(list)
     miss_rows = (
-        effective_rows(actor, filters)
-        .add_columns(BroadcastLog)
+        _log_rows(actor, filters)
+        .add_columns(
+            BroadcastLog.station_id,
+            BroadcastLog.script_id,
+            BroadcastLog.id,
+            BroadcastLog.planned_at,
+            BroadcastLog.started_at,
+            BroadcastLog.status,
+            BroadcastLog.reason,
+        )
         .where(BroadcastLog.status.in_(MISS_STATUSES))
-        .order_by(_log_time(), BroadcastLog.id)
+        .order_by(log_time(), BroadcastLog.id)
     )
-    for (row,) in db.session.execute(miss_rows):
-        misses[(row.station_id, row.script_id)].append(row)
+    for station_id, script_id, *miss in db.session.execute(miss_rows):
+        misses[(station_id, script_id)].append(Miss(*miss))
     stations = _load(Station, {sid: None for sid, _ in tallies})
     scripts = _load(Script, {scr: None for _, scr in tallies})
     lines = []
@@ -904,10 +939,7 @@ def logbook(actor: User, station: Station, period: Period) -> list[LogbookLine]:
     for row, session, number in rows:
         script = scripts.get(row.script_id)
         when = (row.started_at or row.planned_at).astimezone(LOCAL_TZ)
-        if row.operator is not None:
-            operator = row.operator.full_name
-        else:
-            operator = f"tự động ({row.runner_host})" if row.runner_host else "tự động"
+        operator = row.performed_by
         notes = row.reason
         if row.corrects_id:
             notes = f"{notes} (sửa dòng trước: {row.correction_reason})".strip()

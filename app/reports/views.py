@@ -9,18 +9,19 @@ rows written in the period.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import and_, func, not_, select, type_coerce
+from sqlalchemy import and_, func, not_, or_, select, type_coerce
 from werkzeug.datastructures import MultiDict
 
 from app.auth.models import User
 from app.auth.permissions import in_scope
 from app.broadcast.models import BroadcastLog, LogStatus
-from app.broadcast.service import verify_chain
+from app.broadcast.service import LogFilter, log_query, log_time, verify_chain
 from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.errors import DomainError, NotFound, ValidationError
@@ -29,6 +30,7 @@ from app.extensions import db
 from app.org.models import Station, Unit
 from app.reports import charts
 from app.reports.exports import (
+    COMPLIANCE_LABEL,
     FORMAT_LABELS,
     FORMATS,
     Column,
@@ -61,6 +63,7 @@ from app.reports.service import (
     source_documents,
 )
 from app.reports.service import logbook as station_logbook
+from app.schedules import console as playout_console
 from app.schedules.models import Airing
 from app.schedules.runner import format_span
 from app.scripts.models import Priority, Script
@@ -73,6 +76,9 @@ PER_PAGE = 50
 NONE_ARG = "-"
 ALL_TIME = "all"
 LOGBOOK_KINDS = ("day", "week")
+# What a dashboard's link to a campaign's report keeps: the period and the unit (the campaign
+# page has no station, script or priority filter to show or undo).
+CAMPAIGN_LINK_ARGS = ("period", "date", "end", "unit")
 
 _scheduled = BroadcastLog.schedule_id.is_not(None)
 _repeat = func.coalesce(BroadcastLog.airing_key, "").like("%~r%")
@@ -486,6 +492,7 @@ def index():
         parsed,
         board=board if not parsed.errors else None,
         chart_set=chart_set,
+        campaign_base={k: v for k, v in parsed.base.items() if k in CAMPAIGN_LINK_ARGS},
         links=period_links("reports.index", parsed.base, parsed.filters.period),
         integrity=_integrity_for(parsed),
     )
@@ -507,7 +514,7 @@ def dashboard_charts(board) -> dict:
         "compliance": charts.compliance_line(
             [(d, _day_compliance(d, t)) for d, t in board.by_day],
             chart_id="chart-compliance",
-            title="Tỉ lệ hoàn thành theo ngày (%)",
+            title=f"{COMPLIANCE_LABEL} theo ngày (%)",
         ),
     }
 
@@ -659,12 +666,54 @@ class DrillRow:
 
     row: BroadcastLog
     title: str
-    operator: str
+    # The row on the station's broadcast log page of that day (/playout/log#log-<id>).
+    log_url: str
 
-    @property
-    def day(self) -> date:
-        when = self.row.planned_at or self.row.started_at
-        return when.astimezone(LOCAL_TZ).date()
+
+def _local_day(row: BroadcastLog) -> date:
+    """The Vietnamese day a log row is filed under (as the broadcast log page files it)."""
+    return (row.planned_at or row.started_at).astimezone(LOCAL_TZ).date()
+
+
+def _filed_on(station_id: int, day: date):
+    """Rows of a station filed under a local day, on columns an index can serve (the same
+    rows as log_time() in the day, which no index can)."""
+    start = datetime.combine(day, time(), LOCAL_TZ).astimezone(UTC)
+    end = start + timedelta(days=1)
+    planned, started = BroadcastLog.planned_at, BroadcastLog.started_at
+    return and_(
+        BroadcastLog.station_id == station_id,
+        or_(
+            and_(planned >= start, planned < end),
+            and_(planned.is_(None), started >= start, started < end),
+        ),
+    )
+
+
+def _log_pages(rows: list[BroadcastLog]) -> dict[int, int]:
+    """For each row, the page of its station's day on /playout/log it is listed on (newest
+    first, as that page orders them), so a busy day's older rows are linked to the right page.
+    Rows of stations now outside the actor's units are not on that page and have none."""
+    wanted = {(r.station_id, _local_day(r)) for r in rows}
+    if not wanted:
+        return {}
+    query = (
+        log_query(current_user, LogFilter())
+        .where(or_(*(_filed_on(station_id, day) for station_id, day in wanted)))
+        .with_only_columns(
+            BroadcastLog.id,
+            BroadcastLog.station_id,
+            type_coerce(log_time(), UTCDateTime()),
+            maintain_column_froms=True,
+        )
+    )
+    seen: dict[tuple[int, date], int] = defaultdict(int)
+    pages = {}
+    for row_id, station_id, when in db.session.execute(query):
+        key = (station_id, when.astimezone(LOCAL_TZ).date())
+        pages[row_id] = seen[key] // playout_console.LOG_PER_PAGE + 1
+        seen[key] += 1
+    return pages
 
 
 def _drill_rows(rows: list[BroadcastLog]) -> list[DrillRow]:
@@ -672,14 +721,21 @@ def _drill_rows(rows: list[BroadcastLog]) -> list[DrillRow]:
     titles = dict(
         db.session.execute(select(Script.id, Script.title).where(Script.id.in_(ids))).all()
     )
+    pages = _log_pages(rows)
     found = []
     for row in rows:
-        if row.operator is not None:
-            operator = row.operator.full_name
-        else:
-            operator = f"tự động ({row.runner_host})" if row.runner_host else "tự động"
         title = titles.get(row.script_id) or row.reason or "Đọc trực tiếp"
-        found.append(DrillRow(row, title, operator))
+        day = _local_day(row).isoformat()
+        page = pages.get(row.id, 1)
+        log_url = url_for(
+            "playout.log",
+            station=row.station.code,
+            date_from=day,
+            date_to=day,
+            page=page if page > 1 else None,
+            _anchor=f"log-{row.id}",
+        )
+        found.append(DrillRow(row, title, log_url))
     return found
 
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
@@ -49,6 +50,10 @@ REASON_CRASHED = "bị ngắt: bộ phát dừng giữa chừng, không biết �
 CAUSE_SHUTDOWN = "bộ phát được tắt"
 REQUEUE_GAP_S = 5.0  # silence between an emergency spot and the spot it cut off, aired again
 EMERGENCY_TICK_S = 0.5  # how often the runner looks for "phát ngay" airings between polls
+# Jobs start this long before their airing is due: the claim, the checks and the cue are done
+# by then, and the play starts on the second (bench/runner.py: 50 stations due at once).
+CUE_AHEAD_S = 2.0
+MAX_PLAYING = 500  # airings one runner can play at once (a thread each, started on demand)
 
 
 def default_host() -> str:
@@ -226,6 +231,17 @@ def claim_airing(airing_id: int, host: str, now: datetime | None = None) -> Airi
     return airing
 
 
+def _unclaim(airing_id: int) -> None:
+    """Put a claimed airing that has not started back to planned, and commit."""
+    db.session.execute(
+        update(Airing)
+        .where(Airing.id == airing_id, Airing.status == AiringStatus.CLAIMED)
+        .values(status=AiringStatus.PLANNED, claimed_by=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
 def output_for(station: Station, clock: Clock) -> Output:
     """The station's output: PLAYOUT_STATIONS[code], else PLAYOUT_OUTPUT with PLAYOUT_SETTINGS.
 
@@ -284,6 +300,43 @@ def finish(
     return row
 
 
+@dataclass(frozen=True)
+class Cue:
+    """What playing one airing needs, read before the database connection is given back."""
+
+    airing_id: int
+    airing_key: str
+    station_id: int
+    planned_at: datetime
+    duration_s: float
+    path: Path
+    meta: dict
+    output: Output
+
+    @classmethod
+    def of(
+        cls, airing: Airing, render: Render, station: Station, output: Output | None, clock: Clock
+    ) -> Cue:
+        """The cue of a claimed airing whose audio is in place; output None means the
+        station's own (output_for)."""
+        return cls(
+            airing_id=airing.id,
+            airing_key=airing.airing_key,
+            station_id=airing.station_id,
+            planned_at=airing.sequenced_at,
+            duration_s=airing.duration_s,
+            path=audio_dir() / render.audio_path,
+            meta={
+                "station_id": airing.station_id,
+                "planned_at": airing.sequenced_at,
+                "script_id": airing.script_id,
+                "version_id": airing.version_id,
+                "airing_key": airing.airing_key,
+            },
+            output=output or output_for(station, clock),
+        )
+
+
 def _audio_problem(render: Render | None) -> str:
     """Why the approved audio cannot air, or "" when the file on disk is the approved one."""
     if render is None or not render.audio_path:
@@ -340,8 +393,9 @@ def _air_claimed(
     retries: int,
     retry_wait_s: float,
     stage: Stage,
-) -> BroadcastLog:
-    """air() once the airing is ours: the station's policy, waiting for the station, playing."""
+) -> BroadcastLog | None:
+    """air() once the airing is ours: the station's policy, waiting for its second and for
+    the station, playing. None when the runner stopped before it was due."""
     airing_id = airing.id
     render = db.session.get(Render, airing.render_id)
     station = db.session.get(Station, airing.station_id)
@@ -360,20 +414,31 @@ def _air_claimed(
     if problem:
         entry = log_entry(airing, render, host, status=LogStatus.FAILED, reason=problem)
         return finish(airing_id, entry)
+    cause = ""
     if airing.priority == Priority.EMERGENCY:
-        title = airing.script.title
-        cause = f"nhường chỗ cho tin khẩn cấp “{title}”"
-        stage.interrupt(station.id, cause, airing.duration_s)
-    if not stage.enter(station.id, play, grace - late_s):
+        cause = f"nhường chỗ cho tin khẩn cấp “{airing.script.title}”"
+    cue = Cue.of(airing, render, station, output, clock)
+    # Give the connection back to the pool before waiting for the station and playing, so a
+    # province's stations playing at once do not each hold one. Nothing below may read the
+    # database (not even an attribute of the now expired ORM objects, which would start a
+    # transaction and hold a connection through the play) until the play is over: the cue
+    # holds what it needs.
+    db.session.commit()
+    # The job started CUE_AHEAD_S early: wait for the second the airing is due.
+    early_s = (cue.planned_at - clock.now()).total_seconds()
+    if early_s > 0 and not sleeper_for(clock).wait(early_s, play.stop):
+        _unclaim(airing_id)  # the runner is stopping: leave it for the next one
+        return None
+    if cause:
+        stage.interrupt(cue.station_id, cause, cue.duration_s)
+    if not stage.enter(cue.station_id, play, grace - late_s):
         reason = f"bỏ lỡ: đài đang phát tin khác quá thời gian cho phép {format_span(grace)}"
         entry = log_entry(airing, render, host, status=LogStatus.MISSED, reason=reason)
         return finish(airing_id, entry)
     try:
-        return _play(
-            airing, render, station, play, output, clock, host, grace, retries, retry_wait_s
-        )
+        return _play(airing, render, station, play, cue, clock, host, grace, retries, retry_wait_s)
     finally:
-        stage.leave(station.id, play)
+        stage.leave(cue.station_id, play)
 
 
 def _play(
@@ -381,37 +446,30 @@ def _play(
     render: Render,
     station: Station,
     play: Play,
-    output: Output | None,
+    cue: Cue,
     clock: Clock,
     host: str,
     grace_s: float,
     retries: int,
     retry_wait_s: float,
 ) -> BroadcastLog:
-    """Play a claimed airing on the station's output (with retries) and log the outcome."""
-    airing_id = airing.id
-    late_s = (clock.now() - airing.sequenced_at).total_seconds()
+    """Play a claimed airing on the station's output (with retries) and log the outcome.
+
+    Until the play is over only the cue is read, so no database connection is held.
+    """
+    late_s = (clock.now() - cue.planned_at).total_seconds()
     late_note = f"phát muộn {format_span(late_s)}" if late_s > LATE_AFTER_S else ""
-    path = audio_dir() / render.audio_path
-    meta = {
-        "station_id": airing.station_id,
-        "planned_at": airing.sequenced_at,
-        "script_id": airing.script_id,
-        "version_id": airing.version_id,
-        "airing_key": airing.airing_key,
-    }
     attempt = 0
     while True:
         started = clock.now()
         try:
-            player = output or output_for(station, clock)
-            result = player.play(path, airing.duration_s, stop=play.stop, meta=meta)
+            result = cue.output.play(cue.path, cue.duration_s, stop=play.stop, meta=cue.meta)
             break
         except OutputError as exc:
-            within = (clock.now() - airing.sequenced_at).total_seconds() + retry_wait_s <= grace_s
+            within = (clock.now() - cue.planned_at).total_seconds() + retry_wait_s <= grace_s
             if exc.retryable and attempt < retries and within and exc.played_seconds == 0:
                 attempt += 1
-                log.warning("air %s: retry %d after %s", airing.airing_key, attempt, exc.message)
+                log.warning("air %s: retry %d after %s", cue.airing_key, attempt, exc.message)
                 sleeper_for(clock).wait(retry_wait_s, play.stop)
                 continue
             status = LogStatus.PARTIAL if exc.played_seconds > 0 else LogStatus.FAILED
@@ -426,7 +484,7 @@ def _play(
                 ended_at=max(started, clock.now()),
                 duration_s=exc.played_seconds,
             )
-            return finish(airing_id, entry)
+            return finish(cue.airing_id, entry)
     if not result.completed:
         status = LogStatus.INTERRUPTED
         reason = f"bị ngắt sau {format_span(result.played_seconds)}"
@@ -451,7 +509,7 @@ def _play(
         ended_at=result.ended_at,
         duration_s=result.played_seconds,
     )
-    return finish(airing_id, entry)
+    return finish(cue.airing_id, entry)
 
 
 def _after_interruption(airing: Airing, station: Station, clock: Clock, play: Play) -> str:
@@ -583,6 +641,11 @@ class DueJob:
     run_at: datetime
     airing_id: int
 
+    @property
+    def fire_at(self) -> datetime:
+        """When the scheduler starts the job: CUE_AHEAD_S before the airing is due."""
+        return self.run_at - timedelta(seconds=CUE_AHEAD_S)
+
 
 def due_jobs(now: datetime, horizon: timedelta, grace_s: float = GRACE_S) -> list[DueJob]:
     """Jobs for the planned airings from now - grace to now + horizon, by time.
@@ -622,7 +685,7 @@ def reconcile(scheduler, wanted: Iterable[DueJob], func: Callable[[int], Any]) -
     for job_id, job in wanted.items():
         current = existing.get(job_id)
         if current is not None:
-            same = _run_date(current) == job.run_at and current.args == (job.airing_id,)
+            same = _run_date(current) == job.fire_at and current.args == (job.airing_id,)
             if same:
                 continue
             scheduler.remove_job(job_id)
@@ -632,7 +695,7 @@ def reconcile(scheduler, wanted: Iterable[DueJob], func: Callable[[int], Any]) -
         scheduler.add_job(
             func,
             trigger="date",
-            run_date=job.run_at.astimezone(LOCAL_TZ),
+            run_date=job.fire_at.astimezone(LOCAL_TZ),
             id=job_id,
             name=JOB_NAME,
             args=(job.airing_id,),
@@ -649,8 +712,10 @@ def make_scheduler(grace_s: float = GRACE_S, blocking: bool = False):
     cls = BlockingScheduler if blocking else BackgroundScheduler
     return cls(
         timezone=LOCAL_TZ,
-        # One thread per station playing at once; 20 covers a district.
-        executors={"default": ThreadPoolExecutor(20)},
+        # One thread per station playing at once. Threads start only when needed, and a
+        # playing airing holds no database connection, so a province's stations can all be
+        # due in the same second (bench/runner.py).
+        executors={"default": ThreadPoolExecutor(MAX_PLAYING)},
         job_defaults={"coalesce": True, "misfire_grace_time": int(grace_s), "max_instances": 1},
     )
 
@@ -738,7 +803,7 @@ def add_missing(scheduler, wanted: Iterable[DueJob], func: Callable[[int], Any])
             scheduler.add_job(
                 func,
                 trigger="date",
-                run_date=job.run_at.astimezone(LOCAL_TZ),
+                run_date=job.fire_at.astimezone(LOCAL_TZ),
                 id=job.job_id,
                 name=JOB_NAME,
                 args=(job.airing_id,),

@@ -358,9 +358,11 @@ def _new_problems(
             existing[day].append(spot)
     found: list[Problem] = []
     for day, spots in sorted(by_day.items()):
+        after = plan_day(day, sessions, existing[day] + spots, gap_seconds)
+        if not after.problems:
+            continue  # the usual case: the day without the new spots need not be planned
         before = plan_day(day, sessions, existing[day], gap_seconds)
         seen = {(p.code, p.message) for p in before.problems}
-        after = plan_day(day, sessions, existing[day] + spots, gap_seconds)
         found += [
             replace(p, message=f"Đài “{station.name}”: {p.message}")
             for p in after.problems
@@ -375,24 +377,26 @@ def _station_spots(
     """What else the station airs in [start, end): other schedules' rules and manual airings."""
     spots: list[Spot] = []
     sessions = sessions_of(station)
-    for schedule in schedules_for_station(station):
-        if schedule.id == skip_schedule:
-            continue
+    schedules = [s for s in schedules_for_station(station) if s.id != skip_schedule]
+    cancellations = _cancelled_times([s.id for s in schedules], station)
+    for schedule in schedules:
         rec = from_rrule(schedule.rrule)
-        cancelled = _cancelled_times(schedule, station)
+        cancelled = cancellations.get(schedule.id, set())
         duration = float(schedule.render.duration_s or 0.0)
         title = schedule.script.title
         for when in expand(rec, start, end, sessions if rec.kind == "per_session" else None):
             if when not in cancelled:
                 spots.append(Spot(schedule.id, when, duration, schedule.priority.value, title))
     manual = db.session.scalars(
-        select(Airing).where(
+        select(Airing)
+        .where(
             Airing.station_id == station.id,
             Airing.schedule_id.is_(None),
             Airing.status.in_(_OCCUPYING),
             Airing.planned_at >= start,
             Airing.planned_at < end,
         )
+        .options(selectinload(Airing.script))
     )
     spots += [
         Spot(None, a.planned_at, a.duration_s, a.priority.value, a.script.title) for a in manual
@@ -436,16 +440,22 @@ def _targets(schedule: Schedule, station: Station) -> bool:
     )
 
 
-def _cancelled_times(schedule: Schedule, station: Station) -> set[datetime]:
-    """UTC times of the schedule's occurrences cancelled on this station or on all."""
-    rows = db.session.scalars(
-        select(CancelledOccurrence.occurs_at).where(
-            CancelledOccurrence.schedule_id == schedule.id,
+def _cancelled_times(schedule_ids: list[int], station: Station) -> dict[int, set[datetime]]:
+    """UTC times of the schedules' occurrences cancelled on this station or on all, by
+    schedule id (one query)."""
+    found: dict[int, set[datetime]] = defaultdict(set)
+    if not schedule_ids:
+        return found
+    rows = db.session.execute(
+        select(CancelledOccurrence.schedule_id, CancelledOccurrence.occurs_at).where(
+            CancelledOccurrence.schedule_id.in_(schedule_ids),
             CancelledOccurrence.station_id.is_(None)
             | (CancelledOccurrence.station_id == station.id),
         )
     )
-    return set(rows)
+    for schedule_id, occurs_at in rows:
+        found[schedule_id].add(occurs_at)
+    return found
 
 
 def _summary(problems: Sequence[Problem]) -> str:

@@ -8,7 +8,6 @@ is shared by the whole session to keep the suite fast.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,8 +53,6 @@ TO_REJECT = "Thông báo lịch tạm ngừng cấp điện"
 # The seeded station, and the approved script the on_air fixture adds for it.
 STATION_CODE = "PTH-RADIO"
 ON_AIR = "Lịch tiêm vắc xin sởi tại trạm y tế phường Phú Thủy"
-
-_skipped_for_chromium: list[str] = []
 
 
 @dataclass
@@ -240,7 +237,6 @@ def browser():
     if not CHROMIUM.exists():
         if os.environ.get("CI") == "true":
             pytest.fail(MISSING_CHROMIUM, pytrace=False)
-        _skipped_for_chromium.append(MISSING_CHROMIUM)
         pytest.skip(MISSING_CHROMIUM)
     from playwright.sync_api import sync_playwright
 
@@ -286,9 +282,3 @@ def page(browser, live_server, viewport):
     finally:
         context.close()
     assert not problems, problems
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Shout when the journeys were skipped because Chromium is missing."""
-    if _skipped_for_chromium:
-        print("\n" + "!" * 20 + f" {MISSING_CHROMIUM} " + "!" * 20, file=sys.stderr)

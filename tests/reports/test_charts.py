@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
+from itertools import pairwise
 from xml.etree import ElementTree
 
 import pytest
@@ -28,12 +30,55 @@ def texts(svg) -> list[str]:
     return ["".join(t.itertext()) for t in svg.iter(f"{SVG}text")]
 
 
+def y_ticks(svg) -> list[tuple[str, float]]:
+    """The value axis's tick labels (text right-aligned against the axis) and their heights."""
+    return [
+        ("".join(t.itertext()), float(t.get("y")))
+        for t in svg.iter(f"{SVG}text")
+        if t.get("text-anchor") == "end"
+    ]
+
+
 @pytest.mark.parametrize(
-    ("value", "top"),
-    [(0, 1), (0.3, 0.5), (1, 1), (7.8, 10), (12, 20), (21, 25), (26, 50), (100, 100), (101, 200)],
+    ("value", "top", "step"),
+    [
+        (0, 1, 0.2),  # an empty chart still has an axis
+        (0.3, 0.3, 0.1),
+        (1, 1, 0.2),
+        (3.7, 4, 1),
+        (5, 5, 1),
+        (6, 6, 2),
+        (7.8, 8, 2),
+        (12, 12.5, 2.5),
+        (21, 25, 5),
+        (26, 30, 10),
+        (100, 100, 20),
+        (101, 125, 25),
+        (1234, 1250, 250),
+    ],
 )
-def test_axis_tops_are_round(value, top):
-    assert charts.nice_max(value) == pytest.approx(top)
+def test_axis_top_and_step_are_round(value, top, step):
+    assert charts.nice_axis(value) == (pytest.approx(top), pytest.approx(step))
+
+
+@pytest.mark.parametrize(
+    ("value", "top", "step"),
+    [(0, 1, 1), (0.4, 1, 1), (3, 3, 1), (5, 5, 1), (9, 10, 2), (12, 15, 5), (23, 25, 5)],
+)
+def test_count_axes_step_in_whole_numbers(value, top, step):
+    assert charts.nice_axis(value, whole=True) == (top, step)
+
+
+@pytest.mark.parametrize("value", [0.3, 0.7, 1, 3.7, 4.5, 5, 6.8, 12, 21, 26, 99, 101, 1234])
+def test_axis_ticks_are_round_evenly_spaced_and_reach_the_top(value):
+    top, step = charts.nice_axis(value)
+    ticks = charts.axis_ticks(top, step)
+    assert ticks[0] == 0 and ticks[-1] == pytest.approx(top) and top >= value
+    assert 3 <= len(ticks) - 1 <= charts.MAX_TICKS
+    # Each tick is a whole number of steps, and the step is 1, 2, 2.5 or 5 × 10^k.
+    assert all(t == pytest.approx(n * step) for n, t in enumerate(ticks))
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    assert any(mantissa == pytest.approx(m) for m in (1, 2, 2.5, 5))
 
 
 @pytest.mark.parametrize(
@@ -44,23 +89,58 @@ def test_numbers_are_written_the_vietnamese_way(value, shown):
 
 
 def test_day_bars_have_one_bar_per_day_to_scale():
-    values = [float(n % 7) for n in range(30)]  # 0 to 6 minutes: the axis goes to 10
+    values = [float(n % 8) for n in range(30)]  # 0 to 7 minutes: the axis goes to 8
     svg = parse(
         charts.day_bars(list(zip(NOVEMBER, values, strict=True)), chart_id="c", title="Phút")
     )
     found = bars(svg)
     assert len(found) == 30
     heights = [float(b.get("height")) for b in found]
-    full = heights[6] * 10 / 6  # the bar of 6 minutes is 6/10 of the plot
+    full = heights[7] * 8 / 7  # the bar of 7 minutes is 7/8 of the plot
     for value, height in zip(values, heights, strict=True):
-        assert height == pytest.approx(full * value / 10, abs=0.02)
+        assert height == pytest.approx(full * value / 8, abs=0.02)
     # Bars stand on the same baseline, in day order, and say their value.
     baselines = {round(float(b.get("y")) + float(b.get("height")), 1) for b in found}
     assert len(baselines) == 1
     xs = [float(b.get("x")) for b in found]
     assert xs == sorted(xs)
     assert found[3].find(f"{SVG}title").text == "04/11/2026: 3 phút"
-    assert "10" in texts(svg) and "0" in texts(svg)  # the y axis from 0 to its round top
+    # The y axis from 0 to its round top, every 2 minutes.
+    assert [label for label, _ in y_ticks(svg)] == ["0", "2", "4", "6", "8"]
+
+
+def test_a_five_minute_axis_is_labelled_in_whole_minutes_on_its_gridlines():
+    # Ticks at quarters of the top once read "1,2 / 2,5 / 3,8" on a 0–5 axis.
+    svg = parse(charts.day_bars([(NOVEMBER[0], 5.0), (NOVEMBER[1], 3.7)], chart_id="f", title="P"))
+    ticks = y_ticks(svg)
+    assert [label for label, _ in ticks] == ["0", "1", "2", "3", "4", "5"]
+    # Each label sits on its gridline, the gridlines evenly spaced, the 5-minute bar at the top.
+    lines = [
+        float(line.get("y1")) for line in svg.iter(f"{SVG}line") if line.get("x1") != line.get("x2")
+    ]
+    assert [y + 4 for y in lines] == pytest.approx([y for _, y in ticks])
+    gaps = {round(a - b, 2) for a, b in pairwise(lines)}
+    assert len(gaps) == 1
+    tallest = bars(svg)[0]
+    assert float(tallest.get("y")) == pytest.approx(lines[-1])
+
+
+def test_station_axis_ticks_are_round_and_line_up_with_the_bars():
+    svg = parse(charts.station_bars([("A", 6.8), ("B", 1.0)], chart_id="s", title="S"))
+    ticks = [
+        ("".join(t.itertext()), float(t.get("x")))
+        for t in svg.iter(f"{SVG}text")
+        if t.get("text-anchor") == "middle" and "axis-title" not in (t.get("class") or "")
+    ]
+    assert [label for label, _ in ticks] == ["0", "2", "4", "6", "8"]
+    zero, eight = ticks[0][1], ticks[-1][1]
+    a = bars(svg)[0]
+    assert float(a.get("width")) == pytest.approx((eight - zero) * 6.8 / 8, abs=0.01)
+
+
+def test_compliance_axis_is_quarters_of_a_hundred():
+    svg = parse(charts.compliance_line([(NOVEMBER[0], 60.0)], chart_id="k", title="%"))
+    assert [label for label, _ in y_ticks(svg)] == ["0", "25", "50", "75", "100"]
 
 
 def test_day_bars_are_labelled_in_vietnamese_and_print_in_black_and_white():
@@ -114,7 +194,7 @@ def test_compliance_line_skips_days_with_nothing_planned():
     assert ys[3] == pytest.approx(top)  # 120 % is drawn at the top of the 0–100 axis
     # Two runs of days with a plan: two line segments, broken at the gap.
     assert len(svg.findall(f"{SVG}polyline")) == 2
-    assert "100" in texts(svg) and "Tỉ lệ hoàn thành (%)" in texts(svg)
+    assert "100" in texts(svg) and "Tỉ lệ thực hiện (%)" in texts(svg)
 
 
 def test_text_is_escaped():

@@ -144,7 +144,7 @@ def test_csv_has_a_bom_vietnamese_headers_and_the_hand_counts(world, users, requ
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     header = rows[0]
     assert header[:4] == ["Mã đài", "Tên đài", "Kế hoạch", "Đã phát"]
-    assert "Tỷ lệ thực hiện (%)" in header
+    assert "Tỉ lệ thực hiện (%)" in header
     by_code = {r[0]: dict(zip(header, r, strict=True)) for r in rows[1:]}
     a = by_code["A"]
     # Station A: 10 planned (7 logged + 3 pending), 5 on air (1 late), 1 missed, 1 failed,
@@ -155,13 +155,13 @@ def test_csv_has_a_bom_vietnamese_headers_and_the_hand_counts(world, users, requ
     assert a["Chờ phát"] == "3"
     assert (a["Bỏ lỡ"], a["Lỗi"], a["Đã hủy"], a["Bị ngắt"]) == ("1", "1", "1", "1")
     assert a["Ngoài kế hoạch"] == "1"
-    assert a["Tỷ lệ thực hiện (%)"] == "50.0"
+    assert a["Tỉ lệ thực hiện (%)"] == "50.0"
     assert a["Thời lượng phát (phút)"] == "6.8"
     assert a["Tên đài"].startswith("Đài ")
     total = dict(zip(header, rows[-1], strict=True))
     assert total["Tên đài"] == "Tổng cộng"
     assert (total["Kế hoạch"], total["Đã phát"]) == ("11", "6")
-    assert total["Tỷ lệ thực hiện (%)"] == "54.5"  # 6 ÷ 11, "." decimal for Excel
+    assert total["Tỉ lệ thực hiện (%)"] == "54.5"  # 6 ÷ 11, "." decimal for Excel
     assert total["Thời lượng phát (phút)"] == "7.8"  # 470 s
 
 
@@ -238,11 +238,11 @@ def test_xlsx_has_a_sheet_per_table_with_the_same_figures(world, users, request_
     a = dict(zip(header, rows[header_at + 1], strict=False))
     assert a["Mã đài"] == "A"
     assert (a["Kế hoạch"], a["Đã phát"], a["Bỏ lỡ"]) == (10, 5, 1)
-    assert a["Tỷ lệ thực hiện (%)"] == 0.5  # an Excel percentage: shown as 50.0%
+    assert a["Tỉ lệ thực hiện (%)"] == 0.5  # an Excel percentage: shown as 50.0%
     assert a["Thời lượng phát (phút)"] == 6.8
     total = dict(zip(header, rows[-1], strict=False))
     assert total["Tên đài"] == "Tổng cộng"
-    assert total["Tỷ lệ thực hiện (%)"] == pytest.approx(6 / 11, abs=1e-4)
+    assert total["Tỉ lệ thực hiện (%)"] == pytest.approx(6 / 11, abs=1e-4)
     campaigns = sheets["Theo chiến dịch"]
     names = [r[0] for r in campaigns if r]
     assert "Đợt 6" in names and "(không thuộc chiến dịch)" in names

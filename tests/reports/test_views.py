@@ -8,6 +8,9 @@ from __future__ import annotations
 import html
 import json
 import re
+import unicodedata
+from datetime import date, timedelta
+from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 import pytest
@@ -18,7 +21,7 @@ from app.broadcast.models import BroadcastLog, LogStatus
 from app.extensions import db
 from tests.broadcast.test_log import tamper
 from tests.reports.test_exports import read_xlsx
-from tests.reports.test_service import world  # noqa: F401
+from tests.reports.test_service import local, world  # noqa: F401
 
 NOVEMBER = "period=month&date=2026-11-01"
 LABELS = {
@@ -31,7 +34,7 @@ LABELS = {
     "Phát ngoài lịch": "manual",
     "Chờ phát": "pending",
     "Thời lượng phát (phút)": "minutes",
-    "Tỉ lệ hoàn thành": "compliance",
+    "Tỉ lệ thực hiện": "compliance",
 }
 # The district (supervisor2, operator, writer): A's ten planned rows and B's row of 5/11
 # (B moved to the other district before its 20/11 row); see test_service's world.
@@ -201,13 +204,20 @@ def test_the_missed_figure_drills_down_to_exactly_the_missed_row(world, login_as
     assert "figure=missed" in link and "period=month" in link
     drill = text(client.get(link))
     assert row_count(drill) == 1
-    assert "bỏ lỡ: bộ phát không chạy" in drill
+    # The reason, without the "bỏ lỡ:" the status badge beside it already says.
+    assert '<td data-label="Lý do">bộ phát không chạy</td>' in drill
     assert "11/11/2026 05:30:00" in drill
     assert "(1 lượt)" in drill
     # The corrected 14/11 row was missed first; only its correction counts (as aired).
     assert "14/11/2026" not in drill
-    # The row links to the station's broadcast log on that day.
-    assert "/playout/log?station=A&amp;date_from=2026-11-11&amp;date_to=2026-11-11" in drill
+    # The row links to its own line of the station's broadcast log on that day.
+    missed = db.session.scalar(
+        select(BroadcastLog).where(BroadcastLog.reason == "bỏ lỡ: bộ phát không chạy")
+    )
+    log_link = (
+        f"/playout/log?station=A&amp;date_from=2026-11-11&amp;date_to=2026-11-11#log-{missed.id}"
+    )
+    assert f'href="{log_link}"' in drill
 
 
 @pytest.mark.parametrize(
@@ -229,6 +239,38 @@ def test_each_figure_drills_down_to_as_many_rows_as_it_counts(world, login_as, f
     assert row_count(drill) == rows
 
 
+def test_log_links_of_a_busy_day_open_the_page_the_row_is_on(world, login_as, monkeypatch):
+    from app.schedules import console
+
+    # A's 12/11 log, newest first as /playout/log lists it: the repeat at 17:02, the cut-off
+    # 17:00 airing, the cancelled 05:30 one; two rows a page puts the last on page 2.
+    monkeypatch.setattr(console, "LOG_PER_PAGE", 2)
+    start, end = local(date(2026, 11, 12), 0), local(date(2026, 11, 13), 0)
+    repeat, cut, cancelled = db.session.scalars(
+        select(BroadcastLog)
+        .where(BroadcastLog.station_id == world["a"].id, BroadcastLog.planned_at >= start)
+        .where(BroadcastLog.planned_at < end)
+        .order_by(BroadcastLog.planned_at.desc(), BroadcastLog.id.desc())
+    ).all()
+    assert cancelled.status == LogStatus.CANCELLED
+    client = login_as("supervisor2")
+    drill = text(client.get("/reports/airings?period=day&date=2026-11-12&station=A"))
+    links = {
+        int(m.group(2)): html.unescape(m.group(1))
+        for m in re.finditer(r'href="(/playout/log\?[^"]*#log-(\d+))"', drill)
+    }
+    day = "station=A&date_from=2026-11-12&date_to=2026-11-12"
+    assert links == {
+        repeat.id: f"/playout/log?{day}#log-{repeat.id}",
+        cut.id: f"/playout/log?{day}#log-{cut.id}",
+        cancelled.id: f"/playout/log?{day}&page=2#log-{cancelled.id}",
+    }
+    # Each link's page holds the row it points at, with the id its fragment names.
+    for row_id, link in links.items():
+        log_page = text(client.get(link.split("#", 1)[0]))
+        assert f'id="log-{row_id}"' in log_page
+
+
 def test_planned_drill_down_points_at_the_pending_airings(world, login_as):
     drill = text(login_as("supervisor2").get(f"/reports/airings?{NOVEMBER}&figure=planned"))
     assert "3 lượt chờ phát" in drill
@@ -245,7 +287,7 @@ def test_station_and_day_lines_drill_down_with_their_dimension(world, login_as):
     [link] = links
     assert "period=day" in link and "date=2026-11-11" in link
     drill = text(client.get(link))
-    assert row_count(drill) == 1 and "lỗi: tệp âm thanh không còn" in drill
+    assert row_count(drill) == 1 and ">tệp âm thanh không còn<" in drill
     drill = text(client.get(f"/reports/airings?{NOVEMBER}&figure=on_air&station=B"))
     assert row_count(drill) == 1 and "05/11/2026 05:30:00" in drill
 
@@ -262,6 +304,38 @@ def test_period_boundaries_are_vietnamese_days(world, login_as):
     assert figures(day)["on_air"] == "1"  # 23:30 on 30/11 (16:30 UTC)
     assert figures(day)["pending"] == "1"
     assert "Ngày 30/11/2026" in day
+
+
+def test_pages_and_exports_name_who_aired_each_row_alike(world, login_as, users):
+    from app.broadcast.service import LogEntry, append_log
+
+    # Besides the runner's 00:10 airing of 1/12 (no host in the world): a live read by the
+    # operator and a manual airing from another machine, a minute later.
+    when = local(date(2026, 12, 1), 0, 11)
+
+    def aired_by(**who) -> None:
+        entry = LogEntry(
+            station_id=world["a"].id,
+            status=LogStatus.AIRED,
+            started_at=when,
+            ended_at=when + timedelta(seconds=30),
+            duration_s=30.0,
+            priority=world["script"].priority,
+            **who,
+        )
+        append_log(entry)
+
+    aired_by(operator_id=users["operator"].id, runner_host="tay:operator")
+    aired_by(runner_host="may-phat-2")
+    expected = ["tự động", users["operator"].full_name, "tự động (may-phat-2)"]
+    client = login_as("supervisor2")
+    drill = text(client.get("/reports/airings?period=day&date=2026-12-01"))
+    assert re.findall(r'<td data-label="Người / máy">(.*?)</td>', drill) == expected
+    logbook = text(client.get("/reports/logbook?station=A&period=day&date=2026-12-01"))
+    assert re.findall(r'<td data-label="Người phát">(.*?)</td>', logbook) == expected
+    with client.get("/reports/airings?period=day&date=2026-12-01&format=json") as response:
+        doc = json.loads(response.get_data())
+    assert [r["operator"] for r in doc["tables"]["rows"]["rows"]] == expected
 
 
 def test_writers_drill_down_only_into_their_own_scripts(world, login_as):
@@ -320,12 +394,32 @@ def test_campaign_report_per_station_and_script_with_misses_and_reasons(world, l
     assert ">6</a>" in row_a and "1 muộn" in row_a
     assert "10/11/2026 05:30" in row_a and "01/12/2026 00:10" in row_a
     assert "<details" in row_a and "2 lượt" in row_a
-    assert "bỏ lỡ: bộ phát không chạy" in row_a and "bị ngắt" in row_a
+    assert "bộ phát không chạy" in row_a and "bị ngắt" in row_a
+    assert "bỏ lỡ: bộ phát" not in row_a  # the badge beside the reason says "bỏ lỡ" once
     assert "Tổng cộng" in page
     by_source = text(client.get("/reports/campaign?source=855/BCĐ"))
     assert figures(by_source) == figures(page)
     november = text(client.get(f"/reports/campaign?campaign=Đợt 6&{NOVEMBER}"))
     assert figures(november)["planned"] == "10"  # as the dashboard's Đợt 6 line
+
+
+def test_campaign_link_on_the_dashboard_keeps_its_period_and_unit(world, login_as):
+    client = login_as("supervisor")
+    page = text(client.get(f"/reports/?{NOVEMBER}&unit=D&station=A&priority=priority"))
+    campaigns = page.split('id="rp-campaigns-title"', 1)[1].split("</section>", 1)[0]
+    [link] = [
+        html.unescape(h) for h in re.findall(r'href="([^"]+)">Báo cáo chiến dịch<', campaigns)
+    ]
+    # The period and the unit go along; the filters the campaign page has no field for do not.
+    kept = {"period": "month", "date": "2026-11-01", "unit": "D", "campaign": "Đợt 6"}
+    assert link == f"/reports/campaign?{urlencode(kept)}"
+    report = text(client.get(link))
+    assert "Tháng 11/2026 · Thành phố Phan Thiết" in report
+    assert figures(report)["planned"] == "10"  # November's, as on the dashboard; 15 all time
+    custom = "period=custom&date=2026-11-09&end=2026-11-15"
+    page = text(client.get(f"/reports/?{custom}"))
+    campaigns = page.split('id="rp-campaigns-title"', 1)[1].split("</section>", 1)[0]
+    assert f'href="/reports/campaign?{custom.replace("&", "&amp;")}&amp;campaign=' in campaigns
 
 
 def test_campaign_page_without_a_choice_asks_for_one(world, login_as):
@@ -351,6 +445,34 @@ def test_logbook_lists_a_day_in_airing_order_ready_to_print(world, login_as, use
     assert "tự động" in sheet and "855/BCĐ" in sheet
     assert "Người lập sổ" in sheet and "Lãnh đạo đơn vị" in sheet
     assert "17:00:00–17:00:20" in sheet
+
+
+def test_logbook_notes_do_not_repeat_the_result(world, login_as):
+    page = text(login_as("supervisor2").get("/reports/logbook?station=A&date=2026-11-12"))
+    sheet = page.split('class="lb-sheet"', 1)[1]
+    assert '<td data-label="Ghi chú">bộ phát không chạy</td>' in sheet
+    assert '<td data-label="Ghi chú">tệp âm thanh không còn</td>' in sheet
+    # A reason that merely starts with the status's words, with no colon, is left whole.
+    assert '<td data-label="Ghi chú">phát muộn 2 phút</td>' in sheet
+    assert "bỏ lỡ:" not in sheet and "lỗi:" not in sheet
+
+
+@pytest.mark.parametrize(
+    ("reason", "label", "shown"),
+    [
+        ("bỏ lỡ: trễ 12 phút", "bỏ lỡ", "trễ 12 phút"),
+        ("Bỏ lỡ : trễ 12 phút", "bỏ lỡ", "trễ 12 phút"),  # any case, spaces before the colon
+        # Letters and their marks stored apart (NFD), as some keyboards type them.
+        (unicodedata.normalize("NFD", "Bỏ lỡ: trễ"), "bỏ lỡ", unicodedata.normalize("NFD", "trễ")),
+        ("lỗi: tệp âm thanh không còn", "bỏ lỡ", "lỗi: tệp âm thanh không còn"),
+        ("phát muộn 2 phút", "phát muộn", "phát muộn 2 phút"),
+        ("bỏ lỡ:", "bỏ lỡ", ""),
+        ("", "đã phát", ""),
+        (None, "đã phát", ""),
+    ],
+)
+def test_a_reason_drops_only_a_leading_status_and_colon(app, reason, label, shown):
+    assert app.jinja_env.filters["without_status"](reason, label) == shown
 
 
 def test_logbook_week_has_a_section_per_day(world, login_as):

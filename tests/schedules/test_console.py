@@ -705,10 +705,32 @@ def test_the_log_shows_every_column(login_as, logged):
         "PT-CITY",
         "Kêu gọi tiêm chủng",
         "đã phát",
-        "<code>may-phat-1</code>",
+        "tự động (may-phat-1)",
         "#1",
+        f'id="log-{logged.c.id}"',  # what a report's link to this row points at
     ]:
         assert fragment in row
+
+
+def test_the_log_names_who_aired_a_row_and_does_not_repeat_its_status(login_as, users, logged):
+    append_log(
+        LogEntry(
+            station_id=logged.city.id,
+            status=LogStatus.SKIPPED,
+            planned_at=at(TODAY, 18, 0),
+            reason="Bỏ qua: đài đang phát tin khẩn",
+            priority=Priority.NORMAL,
+            operator_id=users["operator"].id,
+            runner_host="tay:operator",
+        )
+    )
+    page = text(login_as("operator").get("/playout/log?station=PT-CITY"))
+    # As the reports name them: the operator, or the runner's machine.
+    who = re.findall(r'<td data-label="Người / máy">(.*?)</td>', page)
+    assert who == [users["operator"].full_name, "tự động (may-phat-1)"]
+    # The badge says "bỏ qua"; the reason beside it no longer starts with it again.
+    reasons = re.findall(r'<td data-label="Lý do">(.*?)</td>', page)
+    assert reasons == ["đài đang phát tin khẩn", "mốc-C"]
 
 
 @pytest.mark.parametrize(
@@ -748,7 +770,7 @@ def test_the_log_check_names_the_first_broken_row(login_as, logged):
     assert "Kiểm tra tính toàn vẹn: chuỗi bị đứt." in page
     assert f"Dòng #2 của đài {CODE} đã bị sửa: mã băm không khớp." in page
     assert "lượt phát lúc 05:45:00 27/11/2026" in page
-    assert '<tr class="po-bad">' in page
+    assert f'<tr class="po-bad" id="log-{logged.b.id}">' in page
     # The other station's chain is intact.
     assert "Kiểm tra tính toàn vẹn: OK." in text(
         login_as("operator").get("/playout/log/verify?station=PT-CITY")

@@ -263,7 +263,7 @@ def test_espeak_auto_falls_back_to_command_without_library(
 
 @pytest.mark.skipif(
     shutil.which("espeak-ng") is None,
-    reason="the espeak-ng command is not installed here (apt-get install espeak-ng)",
+    reason="ESPEAK-NG COMMAND NOT INSTALLED: command mode NOT tested; apt-get install espeak-ng",
 )
 def test_espeak_command_mode_with_system_espeak_ng():
     engine = EspeakEngine({"ESPEAK_MODE": "command"})
