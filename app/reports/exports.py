@@ -187,8 +187,13 @@ def filter_pairs(filters: ReportFilter) -> list[tuple[str, str]]:
     pairs = [("Kỳ báo cáo", period)]
     if filters.unit is not None:
         pairs.append(("Đơn vị", filters.unit.name))
-    if filters.station is not None:
-        pairs.append(("Đài", f"{filters.station.name} ({filters.station.code})"))
+    station = filters.station
+    if station is not None:
+        named = f"{station.name} ({station.code})"
+        if filters.unit is not None and not filters.unit.contains(station.unit):
+            # A station that moved away: only its rows from before, filed under this unit.
+            named += ", các lượt tính cho đơn vị này"
+        pairs.append(("Đài", named))
     if filters.campaign is not None:
         pairs.append(("Chiến dịch", campaign_label(filters.campaign)))
     if filters.source_number:

@@ -195,16 +195,38 @@ class ReportFilter:
 
 
 def check_filter(actor: User, filters: ReportFilter) -> ReportFilter:
-    """Fill the default unit and refuse units and stations outside the actor's subtree."""
+    """Fill the default unit and refuse units and stations outside the actor's subtree.
+
+    A station that has moved out of the subtree can still be picked when some of its rows
+    were filed under the report's unit (from before it moved): only those rows count.
+    """
     if filters.unit is None:
         filters.unit = actor.unit
     elif not in_scope(actor, filters.unit):
         message = "Đơn vị không tồn tại hoặc nằm ngoài phạm vi của bạn."
         raise NotFound(message, {"unit": message})
-    if filters.station is not None and not in_scope(actor, filters.station.unit):
+    if filters.station is not None and not station_in_reach(actor, filters.station, filters.unit):
         message = "Đài không tồn tại hoặc nằm ngoài phạm vi của bạn."
         raise NotFound(message, {"station": message})
     return filters
+
+
+def filed_under(station: Station, unit: Unit) -> bool:
+    """Whether some of the station's log rows were filed under the unit's subtree."""
+    units = select(Unit.id).where(Unit.path.startswith(unit.path))
+    query = select(BroadcastLog.id).where(
+        BroadcastLog.station_id == station.id, BroadcastLog.unit_id.in_(units)
+    )
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def station_in_reach(actor: User, station: Station, unit: Unit | None = None) -> bool:
+    """Whether the actor may report on the station under unit (default: the actor's own):
+    it is in the actor's subtree, or it moved away and rows filed under unit remain."""
+    unit = unit or actor.unit
+    if in_scope(actor, station.unit):
+        return True
+    return in_scope(actor, unit) and filed_under(station, unit)
 
 
 def sees_only_own_scripts(actor: User) -> bool:
@@ -446,6 +468,28 @@ def _total_groups(actor: User, filters: ReportFilter, keys: list[str], *aggregat
         *aggregates,
     )
     return query.group_by(*columns, *KINDS)
+
+
+# The log rows behind each figure of a tally (the drill-down lists them): the conditions
+# _count_rows() applies, on broadcast_log's columns.
+_scheduled = BroadcastLog.schedule_id.is_not(None)
+_repeat = func.coalesce(BroadcastLog.airing_key, "").like("%~r%")
+_status = BroadcastLog.status
+FIGURE_ROWS = {
+    "planned": and_(_scheduled, ~_repeat, _status != LogStatus.CANCELLED),
+    "on_air": and_(_scheduled, _status.in_(ON_AIR)),
+    "aired": and_(_scheduled, _status == LogStatus.AIRED),
+    "aired_late": and_(_scheduled, _status == LogStatus.AIRED_LATE),
+    "missed": and_(_scheduled, _status == LogStatus.MISSED),
+    "failed": and_(_scheduled, _status == LogStatus.FAILED),
+    "incomplete": and_(
+        _scheduled,
+        _status.in_((LogStatus.PARTIAL, LogStatus.INTERRUPTED, LogStatus.SKIPPED)),
+    ),
+    "cancelled": and_(_scheduled, _status == LogStatus.CANCELLED),
+    "manual": and_(~_scheduled, _status.in_(ON_AIR)),
+    "airtime": _status.in_(PLAYED),
+}
 
 
 def _count_rows(tallies: dict, key, filters: ReportFilter, row) -> None:
@@ -735,12 +779,15 @@ def campaign_label(value: str) -> str:
 # --- drill-down -------------------------------------------------------------------------------
 
 
-def drill_rows(actor: User, filters: ReportFilter):
-    """The effective log rows behind a figure, in airing order (a select of BroadcastLog)."""
+def drill_rows(actor: User, filters: ReportFilter, figure: str | None = None):
+    """The effective log rows behind a figure (a key of FIGURE_ROWS; None: every row), in
+    airing order (a select of BroadcastLog)."""
     filters = check_filter(actor, filters)
     query = effective_rows(actor, filters).add_columns(BroadcastLog)
     if filters.status is not None:
         query = query.where(BroadcastLog.status == filters.status)
+    if figure is not None:
+        query = query.where(FIGURE_ROWS[figure])
     return query.order_by(log_time(), BroadcastLog.id)
 
 

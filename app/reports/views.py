@@ -15,12 +15,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import and_, func, not_, or_, select, type_coerce
+from sqlalchemy import and_, func, or_, select, type_coerce
 from werkzeug.datastructures import MultiDict
 
 from app.auth.models import User
 from app.auth.permissions import in_scope
-from app.broadcast.models import BroadcastLog, LogStatus
+from app.broadcast.models import BroadcastLog
 from app.broadcast.service import LogFilter, log_query, log_time, verify_chain
 from app.core import clock
 from app.core.clock import LOCAL_TZ
@@ -45,9 +45,7 @@ from app.reports.exports import (
     slugify,
 )
 from app.reports.service import (
-    ON_AIR,
     PERIOD_KINDS,
-    PLAYED,
     WEEKDAY_NAMES,
     Period,
     ReportFilter,
@@ -57,10 +55,12 @@ from app.reports.service import (
     campaigns,
     check_filter,
     drill_rows,
+    filed_under,
     group_by_day,
     pending_airings,
     period_from_args,
     source_documents,
+    station_in_reach,
 )
 from app.reports.service import logbook as station_logbook
 from app.schedules import console as playout_console
@@ -80,11 +80,8 @@ LOGBOOK_KINDS = ("day", "week")
 # page has no station, script or priority filter to show or undo).
 CAMPAIGN_LINK_ARGS = ("period", "date", "end", "unit")
 
-_scheduled = BroadcastLog.schedule_id.is_not(None)
-_repeat = func.coalesce(BroadcastLog.airing_key, "").like("%~r%")
-_status = BroadcastLog.status
-# The figures a drill-down can list, worded as on the dashboard, with the condition that makes
-# a log row count in that figure (see the definitions in reports.service).
+# The figures a drill-down can list, worded as on the dashboard (which rows each lists:
+# reports.service.FIGURE_ROWS).
 FIGURES: dict[str, str] = {
     "planned": "Kế hoạch",
     "pending": "Chờ phát",
@@ -98,22 +95,6 @@ FIGURES: dict[str, str] = {
     "manual": "Phát ngoài lịch",
     "airtime": "Có thời lượng phát",
 }
-FIGURE_CONDITIONS = {
-    "planned": and_(_scheduled, not_(_repeat), _status != LogStatus.CANCELLED),
-    "on_air": and_(_scheduled, _status.in_(ON_AIR)),
-    "aired": and_(_scheduled, _status == LogStatus.AIRED),
-    "aired_late": and_(_scheduled, _status == LogStatus.AIRED_LATE),
-    "missed": and_(_scheduled, _status == LogStatus.MISSED),
-    "failed": and_(_scheduled, _status == LogStatus.FAILED),
-    "incomplete": and_(
-        _scheduled,
-        _status.in_((LogStatus.PARTIAL, LogStatus.INTERRUPTED, LogStatus.SKIPPED)),
-    ),
-    "cancelled": and_(_scheduled, _status == LogStatus.CANCELLED),
-    "manual": and_(not_(_scheduled), _status.in_(ON_AIR)),
-    "airtime": _status.in_(PLAYED),
-}
-
 
 # --- template helpers -------------------------------------------------------------------------
 
@@ -165,8 +146,8 @@ class Parsed:
     errors: dict[str, str]
     not_found: bool = False
     no_script: bool = False
-    # A station now outside the actor's subtree whose earlier rows were filed under it (the
-    # dashboard lists it): only the drill-down filters by it, on those rows.
+    # The station picked, when it is now outside the actor's subtree and the report counts
+    # its earlier rows, filed under the subtree (pages say so).
     moved_station: Station | None = None
 
     @property
@@ -200,22 +181,12 @@ def scope_stations(actor: User, unit: Unit | None = None) -> list[Station]:
     return list(db.session.scalars(query))
 
 
-def filed_under(station: Station, unit: Unit) -> bool:
-    """Whether some of the station's log rows were filed under the unit's subtree."""
-    units = select(Unit.id).where(Unit.path.startswith(unit.path))
-    query = select(BroadcastLog.id).where(
-        BroadcastLog.station_id == station.id, BroadcastLog.unit_id.in_(units)
-    )
-    return db.session.scalar(query.limit(1)) is not None
-
-
 def read_filters(
     actor: User,
     args,
     *,
     all_time: bool = False,
     kinds: tuple[str, ...] | None = None,
-    moved_stations: bool = False,
 ) -> Parsed:
     """The report filters in args: period=day|week|month|custom (or all when allowed), date,
     end, unit and station codes, campaign, source, script id, priority."""
@@ -247,19 +218,25 @@ def read_filters(
         return found
 
     filters.unit = scoped(Unit, "unit", "Đơn vị", lambda v: Unit.code == v)
-    if moved_stations and "unit" not in errors:
-        code = (args.get("station") or "").strip().upper()
-        station = db.session.scalar(select(Station).where(Station.code == code)) if code else None
-        if (
-            station is not None
-            and not in_scope(actor, station.unit)
-            and filed_under(station, filters.unit or actor.unit)
-        ):
-            moved = station
+    # A station that moved out of the subtree can be picked for its rows filed under it.
+    code = (args.get("station") or "").strip().upper()
+    station = db.session.scalar(select(Station).where(Station.code == code)) if code else None
+    if (
+        station is not None
+        and "unit" not in errors
+        and not in_scope(actor, station.unit)
+        and station_in_reach(actor, station, filters.unit)
+    ):
+        moved = filters.station = station
     if moved is None:
         filters.station = scoped(Station, "station", "Đài", lambda v: Station.code == v.upper())
     station = filters.station
-    if filters.unit is not None and station is not None and not filters.unit.contains(station.unit):
+    if (
+        filters.unit is not None
+        and station is not None
+        and not filters.unit.contains(station.unit)
+        and not filed_under(station, filters.unit)
+    ):
         errors["station"] = (
             f"Đài {station.code} không thuộc {filters.unit.name}; "
             "hãy chọn đài của đơn vị đó hoặc bỏ chọn đài."
@@ -288,8 +265,6 @@ def read_filters(
     if not errors:
         check_filter(actor, filters)
     base = canonical_args(actor, filters, no_script)
-    if moved is not None:
-        base["station"] = moved.code
     return Parsed(filters, base, errors, not_found, no_script, moved)
 
 
@@ -531,7 +506,7 @@ def _day_compliance(day: date, tally) -> float | None:
 @login_required
 def airings():
     """The log rows behind one figure of a report, paginated, with the same filters."""
-    parsed = read_filters(current_user, request.args, all_time=True, moved_stations=True)
+    parsed = read_filters(current_user, request.args, all_time=True)
     figure = (request.args.get("figure") or "").strip() or None
     if figure is not None and figure not in FIGURES:
         parsed.errors["figure"] = f"Số liệu “{figure}” không có trong báo cáo."
@@ -583,14 +558,9 @@ def _dashboard_url(base: dict) -> str:
 
 def _drill_query(parsed: Parsed, figure: str | None):
     """drill_rows narrowed to one figure's rows (and to rows without a script if asked)."""
-    filters = parsed.filters
-    query = drill_rows(current_user, filters)
-    if figure is not None:
-        query = query.where(FIGURE_CONDITIONS[figure])
+    query = drill_rows(current_user, parsed.filters, figure)
     if parsed.no_script:
         query = query.where(BroadcastLog.script_id.is_(None))
-    if parsed.moved_station is not None:
-        query = query.where(BroadcastLog.station_id == parsed.moved_station.id)
     return query
 
 
@@ -600,16 +570,11 @@ def _pending_query(parsed: Parsed):
     query = pending_airings(current_user, filters).add_columns(Airing)
     if parsed.no_script:
         query = query.where(Airing.script_id.is_(None))
-    if parsed.moved_station is not None:
-        query = query.where(Airing.station_id == parsed.moved_station.id)
     return query.order_by(Airing.sequenced_at, Airing.id)
 
 
 def _figure_pairs(parsed: Parsed, figure: str | None) -> list[tuple[str, str]]:
     pairs = filter_pairs(parsed.filters)
-    moved = parsed.moved_station
-    if moved is not None:
-        pairs.append(("Đài", f"{moved.name} ({moved.code}), các lượt tính cho đơn vị này"))
     if figure is not None:
         pairs.append(("Số liệu", FIGURES[figure]))
     if parsed.no_script:

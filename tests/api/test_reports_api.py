@@ -15,6 +15,7 @@ from app.audit.models import AuditEvent
 from app.extensions import db
 from app.reports.service import NO_CAMPAIGN
 from tests.api.conftest import assert_error
+from tests.factories import make_station
 from tests.reports.test_service import world  # noqa: F401
 
 AIRTIME = "/api/v1/reports/airtime"
@@ -268,6 +269,12 @@ def test_json_answers_are_not_audited_as_exports(api, world):
 # --- bad input ----------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def lagi(org):
+    """A station of the other district, none of whose rows were ever filed under the district."""
+    return make_station(org.other_district, "LAGI")
+
+
 @pytest.mark.parametrize(
     ("query", "status", "code", "field"),
     [
@@ -282,13 +289,13 @@ def test_json_answers_are_not_audited_as_exports(api, world):
         ("format=xlsx", 422, "validation_failed", "format"),
         ("unit=KHONG-CO", 404, "not_found", "unit"),
         ("unit=D2", 404, "not_found", "unit"),
-        ("station=B", 404, "not_found", "station"),
+        ("station=LAGI", 404, "not_found", "station"),
         ("station=KHONG-CO", 404, "not_found", "station"),
         ("script=999999", 404, "not_found", "script"),
         ("dai=A", 400, "unknown_fields", "dai"),
     ],
 )
-def test_bad_airtime_parameters_are_refused(api, world, query, status, code, field):
+def test_bad_airtime_parameters_are_refused(api, world, lagi, query, status, code, field):
     assert_error(api("supervisor2").get(f"{AIRTIME}?{query}"), status, code, field)
 
 
@@ -297,17 +304,17 @@ def test_bad_airtime_parameters_are_refused(api, world, query, status, code, fie
     [
         (f"campaign={DOT6}&period=week&date=2026-02-30", 422, "validation_failed", "date"),
         (f"campaign={DOT6}&format=pdf", 422, "validation_failed", "format"),
-        (f"campaign={DOT6}&station=B", 404, "not_found", "station"),
+        (f"campaign={DOT6}&station=LAGI", 404, "not_found", "station"),
         (f"campaign={DOT6}&unit=D2", 404, "not_found", "unit"),
         (f"campaign={DOT6}&kenh=1", 400, "unknown_fields", "kenh"),
     ],
 )
-def test_bad_campaign_parameters_are_refused(api, world, query, status, code, field):
+def test_bad_campaign_parameters_are_refused(api, world, lagi, query, status, code, field):
     assert_error(api("supervisor2").get(f"{CAMPAIGN}?{query}"), status, code, field)
 
 
-def test_a_refused_csv_export_is_not_audited(api, world):
-    response = api("supervisor2").get(f"{AIRTIME}?station=B&format=csv")
+def test_a_refused_csv_export_is_not_audited(api, world, lagi):
+    response = api("supervisor2").get(f"{AIRTIME}?station=LAGI&format=csv")
     assert_error(response, 404, "not_found", "station")
     assert export_events() == []
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.broadcast.models import LogStatus
 from app.broadcast.service import LogEntry, append_log, correct_log
+from app.core.clock import LOCAL_TZ
 from app.core.errors import NotFound, ValidationError
 from app.extensions import db
 from app.reports import service as reports
@@ -146,6 +147,50 @@ def test_dashboard_groups(world, users):
 def test_a_station_that_moved_counts_for_its_unit_at_the_time(world, users, org):
     mine = reports.airtime_dashboard(users["outside_supervisor"], ReportFilter(period=NOVEMBER))
     assert [(s.code, t.on_air) for s, t in mine.by_station] == [("B", 1)]
+
+
+def test_a_station_that_moved_away_can_be_picked_for_its_rows_from_before(world, users):
+    """B moved from the district to the other district: the district's supervisor can still
+    report on B, over the rows filed under the district (5/11), and no others."""
+    sup, b = users["supervisor2"], world["b"]
+    assert reports.station_in_reach(sup, b)
+    board = reports.airtime_dashboard(sup, ReportFilter(period=NOVEMBER, station=b))
+    assert [(s.code, t.on_air, t.planned) for s, t in board.by_station] == [("B", 1, 1)]
+    lines = reports.logbook(sup, b, NOVEMBER)
+    assert [line.day for line in lines] == [date(2026, 11, 5)]
+    rows = db.session.execute(reports.drill_rows(sup, ReportFilter(period=NOVEMBER, station=b)))
+    assert [row.started_at.astimezone(LOCAL_TZ).day for (row,) in rows] == [5]
+    # The other district's supervisor reports on B now, over its rows filed there.
+    theirs = reports.logbook(users["outside_supervisor"], b, NOVEMBER)
+    assert [line.day for line in theirs] == [date(2026, 11, 20)]
+
+
+def test_a_station_never_filed_under_the_unit_is_refused(world, users, org):
+    elsewhere = make_station(org.other_district, "LAGI")
+    sup = users["supervisor2"]
+    assert not reports.station_in_reach(sup, elsewhere)
+    with pytest.raises(NotFound) as refused:
+        reports.airtime_dashboard(sup, ReportFilter(period=NOVEMBER, station=elsewhere))
+    assert refused.value.fields == {"station": "Đài không tồn tại hoặc nằm ngoài phạm vi của bạn."}
+    with pytest.raises(NotFound):
+        reports.logbook(sup, elsewhere, NOVEMBER)
+
+
+def test_drill_rows_of_a_figure_are_the_rows_the_figure_counts(world, users):
+    sup = users["supervisor2"]
+    board = reports.airtime_dashboard(sup, ReportFilter(period=NOVEMBER))
+    logged = {
+        "planned": board.total.planned - board.total.pending,
+        "on_air": board.total.on_air,
+        "aired_late": board.total.aired_late,
+        "missed": board.total.missed,
+        "failed": board.total.failed,
+        "cancelled": board.total.cancelled,
+        "manual": board.total.manual,
+    }
+    for figure, n in logged.items():
+        query = reports.drill_rows(sup, ReportFilter(period=NOVEMBER), figure)
+        assert len(db.session.execute(query).all()) == n, figure
 
 
 def test_period_boundaries_are_local_days(world, users):

@@ -20,6 +20,7 @@ from app.audit.models import AuditEvent
 from app.broadcast.models import BroadcastLog, LogStatus
 from app.extensions import db
 from tests.broadcast.test_log import tamper
+from tests.factories import make_station
 from tests.reports.test_exports import read_xlsx
 from tests.reports.test_service import local, world  # noqa: F401
 
@@ -290,6 +291,24 @@ def test_station_and_day_lines_drill_down_with_their_dimension(world, login_as):
     assert row_count(drill) == 1 and ">tệp âm thanh không còn<" in drill
     drill = text(client.get(f"/reports/airings?{NOVEMBER}&figure=on_air&station=B"))
     assert row_count(drill) == 1 and "05/11/2026 05:30:00" in drill
+
+
+def test_a_station_that_moved_away_has_its_pages_for_its_rows_from_before(world, login_as):
+    """B moved to the other district after its 5/11 row: the district's supervisor opens
+    B's dashboard, logbook and drill-down over that row alone, marked as such."""
+    client = login_as("supervisor2")
+    board = client.get(f"/reports/?{NOVEMBER}&station=B")
+    assert board.status_code == 200
+    page = text(board)
+    assert "(B), các lượt tính cho đơn vị này" in page
+    assert re.search(r'rp-value">1</span><span class="rp-label">Kế hoạch<', page)
+    logbook = client.get("/reports/logbook?station=B&period=week&date=2026-11-05")
+    assert logbook.status_code == 200
+    assert "05/11/2026" in text(logbook)
+    later = text(client.get("/reports/logbook?station=B&period=week&date=2026-11-20"))
+    assert "20/11/2026 05:30" not in later
+    export = client.get(f"/reports/?{NOVEMBER}&station=B&format=json")
+    assert "các lượt tính cho đơn vị này" in export.get_data(as_text=True)
 
 
 def test_period_boundaries_are_vietnamese_days(world, login_as):
@@ -607,7 +626,7 @@ def test_exports_carry_the_pages_figures(world, login_as):
         ("/reports/?period=custom&date=2026-11-10", 422, "Hãy chọn ngày kết thúc"),
         ("/reports/?unit=D2", 404, "Đơn vị “D2” không tồn tại hoặc nằm ngoài phạm vi"),
         ("/reports/?unit=KHONG-CO", 404, "Đơn vị “KHONG-CO” không tồn tại"),
-        ("/reports/?station=B", 404, "Đài “B” không tồn tại hoặc nằm ngoài phạm vi"),
+        ("/reports/?station=LAGI", 404, "Đài “LAGI” không tồn tại hoặc nằm ngoài phạm vi"),
         ("/reports/?unit=C&station=A", 422, "Đài A không thuộc Phường Phú Thủy"),
         ("/reports/?priority=gap", 422, "Mức ưu tiên không hợp lệ"),
         ("/reports/?script=abc", 422, "Mã kịch bản “abc” không hợp lệ"),
@@ -618,12 +637,15 @@ def test_exports_carry_the_pages_figures(world, login_as):
         ("/reports/campaign?format=csv", 422, "Chọn một chiến dịch hoặc một văn bản nguồn"),
         ("/reports/campaign?campaign=Đợt 6&date=2026-13-01&period=day", 422, "không hợp lệ"),
         ("/reports/logbook?station=A&period=month", 422, "chỉ chọn được ngày hoặc tuần"),
-        ("/reports/logbook?station=B", 404, "Đài “B” không tồn tại"),
+        ("/reports/logbook?station=LAGI", 404, "Đài “LAGI” không tồn tại"),
         ("/reports/logbook?station=A&date=hôm-qua", 422, "Ngày “hôm-qua” không hợp lệ"),
         ("/reports/logbook?station=A&format=odt", 422, "Không xuất được dạng “odt”"),
     ],
 )
-def test_bad_input_is_answered_in_vietnamese_on_the_page(world, login_as, path, status, message):
+def test_bad_input_is_answered_in_vietnamese_on_the_page(
+    world, org, login_as, path, status, message
+):
+    make_station(org.other_district, "LAGI")  # never filed under the district
     client = login_as("supervisor2")
     before = counts()
     response = client.get(path)
