@@ -675,7 +675,10 @@ def reconcile(scheduler, wanted: Iterable[DueJob], func: Callable[[int], Any]) -
 
     Only jobs named JOB_NAME are touched, so the scheduler may hold others.
     """
-    wanted = {job.job_id: job for job in wanted}
+    # An airing whose job has fired and is still running (not claimed yet, or playing) is
+    # left alone: added again, APScheduler would only log that it skipped a second run.
+    running = getattr(func, "running", set())
+    wanted = {job.job_id: job for job in wanted if job.airing_id not in running}
     existing = {job.id: job for job in scheduler.get_jobs() if job.name == JOB_NAME}
     counts = {"added": 0, "replaced": 0, "removed": 0}
     for job_id in existing:
@@ -774,10 +777,17 @@ def make_job(
 ) -> Callable[[int], Any]:
     """The scheduler's job function: air one airing inside an app context."""
 
-    def job(airing_id: int) -> None:
-        with app.app_context():
-            air(airing_id, clock=clock, host=host, grace_s=grace_s, stage=stage)
+    running: set[int] = set()  # airings whose job is under way (see reconcile)
 
+    def job(airing_id: int) -> None:
+        running.add(airing_id)
+        try:
+            with app.app_context():
+                air(airing_id, clock=clock, host=host, grace_s=grace_s, stage=stage)
+        finally:
+            running.discard(airing_id)
+
+    job.running = running
     return job
 
 

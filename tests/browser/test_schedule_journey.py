@@ -177,7 +177,7 @@ def test_scheduled_spot_airs_and_is_logged(
             title,
             "đã phát",
             "—",
-            RUNNER_HOST,
+            f"tự động ({RUNNER_HOST})",
             "#1",
         ]
     ]

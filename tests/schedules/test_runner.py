@@ -320,6 +320,19 @@ def test_reconcile_replaces_a_job_whose_time_changed(scheduler):
     assert jobs_of(scheduler) == {"k": later - timedelta(seconds=runner.CUE_AHEAD_S)}
 
 
+def test_reconcile_leaves_an_airing_whose_job_is_running(scheduler):
+    """A job that fired and has not claimed its airing yet is not added again (APScheduler
+    would log a skipped second run)."""
+
+    def busy(airing_id):
+        """A job function with airing 1 under way."""
+
+    busy.running = {1}
+    wanted = [runner.DueJob("1:1:a", T0, 1), runner.DueJob("1:2:a", T0, 2)]
+    assert runner.reconcile(scheduler, wanted, busy) == {"added": 1, "replaced": 0, "removed": 0}
+    assert set(jobs_of(scheduler)) == {"1:2:a"}
+
+
 def test_reconcile_removes_dropped_jobs_and_leaves_others(scheduler):
     scheduler.add_job(_noop, "interval", seconds=5, id="heartbeat", args=(0,))
     runner.reconcile(scheduler, [runner.DueJob("a", T0, 1), runner.DueJob("b", T0, 2)], _noop)
