@@ -12,7 +12,7 @@ commune) starting 28/11/2026, and their airings of the next 14 days, sequenced, 
 materialises them. The app clock stands at 08:00 on 27/11/2026 (Vietnam). Then:
 
 a. expansion of one month (December 2026) for every station, three phases timed apart and summed
-   for the target: parse (from_rrule of every stored rule, once per schedule), expand (expand() of
+   for the target: parse (stored_rule() of each stored rule, once a schedule), expand (expand() of
    each schedule on each of its stations over the month, with the station's sessions for a
    per-session rule, and a Spot per airing) and plan (plan_days() of each station: spots sequenced
    in sessions, caps, overruns and overlaps checked). The recurrence caches are cleared before each
@@ -90,7 +90,7 @@ from app.schedules.recurrence import (  # noqa: E402
     LOCAL_TZ,
     Recurrence,
     expand,
-    from_rrule,
+    stored_rule,
     to_rrule,
 )
 from app.scripts.models import Priority, Script  # noqa: E402
@@ -581,8 +581,9 @@ class MonthResult:
 
 
 def clear_recurrence_caches() -> None:
-    """Empty recurrence's memoised weekday tables and cut-offs, so that a run starts cold."""
-    for name in ("_table", "_cutoff"):
+    """Empty recurrence's memoised weekday tables, cut-offs and stored rules, so that a run
+    starts cold."""
+    for name in ("_table", "_cutoff", "stored_rule"):
         cached = getattr(recurrence, name, None)
         if cached is not None and hasattr(cached, "cache_clear"):
             cached.cache_clear()
@@ -591,7 +592,7 @@ def clear_recurrence_caches() -> None:
 def expand_and_plan(data: MonthInputs, start: datetime, end: datetime) -> MonthResult:
     """Parse every rule, expand it on each of its stations over [start, end), plan each day."""
     started = time.perf_counter()
-    rules = {s.id: from_rrule(s.rrule) for s in data.schedules}
+    rules = {s.id: stored_rule(s.rrule) for s in data.schedules}
     parsed = time.perf_counter()
     expand_s = plan_s = 0.0
     pairs = n_spots = days = problems = 0

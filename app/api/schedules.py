@@ -30,8 +30,8 @@ from app.schedules.recurrence import (
     LOCAL_TZ,
     Recurrence,
     RecurrenceError,
-    from_rrule,
     parse_times,
+    stored_rule,
     to_rrule,
 )
 from app.scripts.models import PRIORITY_LABELS, Priority, Script, ScriptVersion
@@ -325,7 +325,7 @@ def schedule_json(schedule: Schedule, detail: bool = False) -> dict:
         "stations": [s.code for s in schedule.stations],
         "units": [u.code for u in schedule.units],
         "airs_on": [s.code for s in service.resolve_stations(schedule.stations, schedule.units)],
-        "recurrence": recurrence_json(from_rrule(schedule.rrule)),
+        "recurrence": recurrence_json(stored_rule(schedule.rrule)),
         "rrule": schedule.rrule,
         "gap_seconds": schedule.gap_seconds,
         "revision": schedule.revision,

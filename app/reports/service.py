@@ -259,21 +259,11 @@ def _log_rows(actor: User, filters: ReportFilter):
     a scan of the period's index and the rows (bench/reports.py).
     """
     corrected = aliased(BroadcastLog)
-    subtree = select(Unit.id).where(Unit.path.startswith(filters.unit.path)).correlate(None)
-    subtree_stations = select(Station.id).where(Station.unit_id.in_(subtree)).correlate(None)
     query = (
         select()
         .select_from(BroadcastLog)
         .where(
-            # Filed under the unit its station had when the row was written, or (older rows
-            # that did not keep it) the station's unit now.
-            or_(
-                BroadcastLog.unit_id.in_(subtree),
-                and_(
-                    BroadcastLog.unit_id.is_(None),
-                    BroadcastLog.station_id.in_(subtree_stations),
-                ),
-            ),
+            _filed_under_subtree(filters.unit, BroadcastLog, BroadcastLog.unit_id.is_(None)),
             ~exists().where(corrected.corrects_id == BroadcastLog.id),
         )
     )
@@ -290,6 +280,18 @@ def _log_rows(actor: User, filters: ReportFilter):
             )
         )
     return _narrow(query, actor, filters, BroadcastLog)
+
+
+def _filed_under_subtree(unit: Unit, model, kept_no_unit):
+    """Rows (or totals) filed under the unit's subtree: by the unit their station had when
+    they were written, or, for older rows that did not keep it (kept_no_unit), by the
+    station's unit now."""
+    subtree = select(Unit.id).where(Unit.path.startswith(unit.path)).correlate(None)
+    subtree_stations = select(Station.id).where(Station.unit_id.in_(subtree)).correlate(None)
+    return or_(
+        model.unit_id.in_(subtree),
+        and_(kept_no_unit, model.station_id.in_(subtree_stations)),
+    )
 
 
 def pending_airings(actor: User, filters: ReportFilter):
@@ -422,17 +424,10 @@ def _totals(actor: User, filters: ReportFilter):
     every condition of _log_rows() holds for a total as for its rows; a period is whole
     local days.
     """
-    subtree = select(Unit.id).where(Unit.path.startswith(filters.unit.path)).correlate(None)
-    subtree_stations = select(Station.id).where(Station.unit_id.in_(subtree)).correlate(None)
     query = (
         select()
         .select_from(LogTotal)
-        .where(
-            or_(
-                LogTotal.unit_id.in_(subtree),
-                and_(LogTotal.unit_id == 0, LogTotal.station_id.in_(subtree_stations)),
-            )
-        )
+        .where(_filed_under_subtree(filters.unit, LogTotal, LogTotal.unit_id == 0))
     )
     if filters.period is not None:
         query = query.where(

@@ -93,8 +93,8 @@ from app.schedules.recurrence import (
     Recurrence,
     RecurrenceError,
     format_times,
-    from_rrule,
     parse_times,
+    stored_rule,
     weekday_set,
 )
 from app.schedules.service import (
@@ -789,7 +789,7 @@ def _active(source_key: str) -> list[Schedule]:
 
 def _same(schedule: Schedule, entry: Entry, data: ScheduleInput) -> bool:
     """Whether the schedule already is what the entry asks for (cancellations aside)."""
-    rule = replace(from_rrule(schedule.rrule), exceptions=frozenset())
+    rule = replace(stored_rule(schedule.rrule), exceptions=frozenset())
     return (
         schedule.script_id == data.script.id
         and (entry.priority is None or schedule.priority == entry.priority)
@@ -921,7 +921,7 @@ def export_entry(schedule: Schedule, source: str | None = None) -> dict:
         key = schedule.source_key.replace("/", ".", 1)
     else:
         key = f"lich-{schedule.id}"
-    rule = from_rrule(schedule.rrule)
+    rule = stored_rule(schedule.rrule)
     entry: dict = {"key": key, "script": schedule.script.source_key or schedule.script.title}
     if schedule.stations:
         entry["stations"] = [s.code for s in schedule.stations]

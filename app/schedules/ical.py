@@ -31,8 +31,8 @@ from app.schedules.recurrence import (
     Recurrence,
     SessionLike,
     expand,
-    from_rrule,
     session_minutes,
+    stored_rule,
     to_rrule,
     weekday_set,
 )
@@ -281,7 +281,7 @@ def schedule_events(
 
     only_station makes it that station's calendar: its own cancellations become EXDATE lines.
     """
-    rec = from_rrule(schedule.rrule)
+    rec = stored_rule(schedule.rrule)
     if only_station is not None:
         stations = [s for s in stations if s.id == only_station.id]
     cancellations = list(cancellations)

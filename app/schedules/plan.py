@@ -33,6 +33,16 @@ WARNING: Severity = "warning"
 # values of app.scripts.models.Priority, which this module does not import (it is Flask-bound).
 PRIORITY_RANK = {"emergency": 0, "priority": 1, "normal": 2}
 DEFAULT_GAP_SECONDS = 5.0
+# Vietnam has kept UTC+7 without daylight saving since 1975, so a spot's local wall time is
+# its UTC time plus 7 hours: plain arithmetic instead of a zone lookup per spot (planning runs
+# for every spot of a province's month, bench/plan.py). Only the fields of such a value are
+# read (date, time), never its zone.
+_WALL_OFFSET = timedelta(hours=7)
+
+
+def _wall(value: datetime) -> datetime:
+    """The local date and time fields of an aware datetime (its tzinfo is meaningless)."""
+    return value.astimezone(UTC) + _WALL_OFFSET
 
 
 @dataclass(frozen=True)
@@ -134,9 +144,10 @@ def plan_day(
     plan = DayPlan(day)
     placed: list[PlannedSpot] = []
     for spot in spots:
-        local = spot.planned.astimezone(LOCAL_TZ)
+        local = _wall(spot.planned)
         if local.date() != day:
-            raise ValueError(f"spot at {local.isoformat()} is not on {day.isoformat()}")
+            at = spot.planned.astimezone(LOCAL_TZ).isoformat()
+            raise ValueError(f"spot at {at} is not on {day.isoformat()}")
         index = _session_index(todays, local.time())
         if index is None:
             end = spot.planned + timedelta(seconds=spot.duration)
@@ -145,8 +156,8 @@ def plan_day(
                 Problem(
                     "outside_session",
                     WARNING,
-                    f"Lần phát “{spot.title}” lúc {_hm(local)} ngày {fmt_date(day)} nằm ngoài "
-                    "các buổi phát của đài.",
+                    f"Lần phát “{spot.title}” lúc {_hm(spot.planned)} ngày {fmt_date(day)} "
+                    "nằm ngoài các buổi phát của đài.",
                     spot.planned,
                     spot.schedule_id,
                 )
@@ -170,7 +181,7 @@ def plan_days(
     """Plan every local day that has spots (a station's week or month), in day order."""
     by_day: dict[date, list[Spot]] = defaultdict(list)
     for spot in spots:
-        by_day[spot.planned.astimezone(LOCAL_TZ).date()].append(spot)
+        by_day[_wall(spot.planned).date()].append(spot)
     return [plan_day(d, sessions, by_day[d], gap_seconds) for d in sorted(by_day)]
 
 

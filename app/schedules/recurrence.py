@@ -362,6 +362,19 @@ def to_rrule(rec: Recurrence) -> str:
     return "\n".join(lines + extra + exdates)
 
 
+@lru_cache(maxsize=8192)
+def stored_rule(text: str) -> Recurrence:
+    """A schedule's stored rule (text to_rrule() wrote), read once per process.
+
+    The reference reader is left out: to_rrule()'s text passes it (the tests read every kind
+    of rule back through from_rrule()), and it costs two thirds of a read; planning a
+    province's month reads thousands of rules (bench/plan.py). A schedule's rule is never
+    changed in place (a change stores new text), and a Recurrence is immutable, so one
+    reading serves every caller.
+    """
+    return from_rrule(text, reference=False)
+
+
 def to_rruleset(rec: Recurrence) -> du_rrule.rruleset:
     """python-dateutil's reading of the stored rule (fixed times and "every" only)."""
     if rec.kind == "per_session":
@@ -370,8 +383,12 @@ def to_rruleset(rec: Recurrence) -> du_rrule.rruleset:
     return du_rrule.rrulestr(text, forceset=True, tzids={TZID: LOCAL_TZ})
 
 
-def from_rrule(text: str) -> Recurrence:
-    """Read the stored text back into the form it came from (see the format notes above)."""
+def from_rrule(text: str, *, reference: bool = True) -> Recurrence:
+    """Read the stored text back into the form it came from (see the format notes above).
+
+    reference: also have python-dateutil read the standard lines (RFC 5545's reference
+    reader here); stored_rule() leaves it out for text to_rrule() wrote.
+    """
     dtstart: tuple[str, str] | None = None
     rule: dict[str, str] | None = None
     standard: list[str] = []
@@ -401,11 +418,12 @@ def from_rrule(text: str) -> Recurrence:
     if "COUNT" in rule and "UNTIL" in rule:
         # RFC 5545 forbids the pair; dateutil only warns about it.
         raise _unreadable("RRULE không được có cả COUNT và UNTIL")
-    try:
-        # dateutil is the reference reader of RFC 5545: what it refuses is not a rule.
-        du_rrule.rrulestr("\n".join(standard), forceset=True, tzids={TZID: LOCAL_TZ})
-    except (ValueError, TypeError) as exc:
-        raise _unreadable(str(exc)) from exc
+    if reference:
+        try:
+            # dateutil is the reference reader of RFC 5545: what it refuses is not a rule.
+            du_rrule.rrulestr("\n".join(standard), forceset=True, tzids={TZID: LOCAL_TZ})
+        except (ValueError, TypeError) as exc:
+            raise _unreadable(str(exc)) from exc
 
     params, value = dtstart
     per_session = "X-LOA-PER-SESSION" in extra
@@ -645,14 +663,29 @@ def _read_datetime(params: list[str], value: str) -> datetime:
     tzids = [p for p in params if p.upper().startswith("TZID=")]
     try:
         if value.endswith("Z"):
-            parsed = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            parsed = _basic_datetime(value[:-1]).replace(tzinfo=UTC)
             return _local_naive(parsed)
-        parsed = datetime.strptime(value, "%Y%m%dT%H%M%S")
+        parsed = _basic_datetime(value)
     except ValueError as exc:
         raise _unreadable(f"thời điểm “{value}”") from exc
     if not tzids or tzids[0].split("=", 1)[1].upper() != TZID.upper():
         raise _unreadable(f"thời điểm “{value}” phải theo múi giờ {TZID}")
     return parsed
+
+
+def _basic_datetime(value: str) -> datetime:
+    """YYYYMMDDTHHMMSS (RFC 5545's basic form); ValueError otherwise. Sliced, not strptime:
+    every stored rule has two or three of these."""
+    if len(value) != 15 or value[8] != "T" or not (value[:8] + value[9:]).isdigit():
+        raise ValueError(value)
+    return datetime(
+        int(value[0:4]),
+        int(value[4:6]),
+        int(value[6:8]),
+        int(value[9:11]),
+        int(value[11:13]),
+        int(value[13:15]),
+    )
 
 
 def _read_date(value: str) -> date:

@@ -670,15 +670,20 @@ def _run_date(job) -> datetime | None:
     return getattr(job.trigger, "run_date", None)
 
 
-def reconcile(scheduler, wanted: Iterable[DueJob], func: Callable[[int], Any]) -> dict:
+def reconcile(
+    scheduler,
+    wanted: Iterable[DueJob],
+    func: Callable[[int], Any],
+    running: set[str] | None = None,
+) -> dict:
     """Make the scheduler's air jobs match wanted: add new, replace changed, remove dropped.
 
-    Only jobs named JOB_NAME are touched, so the scheduler may hold others.
+    Only jobs named JOB_NAME are touched, so the scheduler may hold others. A job in running
+    (track_running(): fired, not finished; its airing may not be claimed yet) is left alone:
+    added again, APScheduler would only log that it skipped a second run.
     """
-    # An airing whose job has fired and is still running (not claimed yet, or playing) is
-    # left alone: added again, APScheduler would only log that it skipped a second run.
-    running = getattr(func, "running", set())
-    wanted = {job.job_id: job for job in wanted if job.airing_id not in running}
+    running = running if running is not None else set()
+    wanted = {job.job_id: job for job in wanted if job.job_id not in running}
     existing = {job.id: job for job in scheduler.get_jobs() if job.name == JOB_NAME}
     counts = {"added": 0, "replaced": 0, "removed": 0}
     for job_id in existing:
@@ -777,18 +782,24 @@ def make_job(
 ) -> Callable[[int], Any]:
     """The scheduler's job function: air one airing inside an app context."""
 
-    running: set[int] = set()  # airings whose job is under way (see reconcile)
-
     def job(airing_id: int) -> None:
-        running.add(airing_id)
-        try:
-            with app.app_context():
-                air(airing_id, clock=clock, host=host, grace_s=grace_s, stage=stage)
-        finally:
-            running.discard(airing_id)
+        with app.app_context():
+            air(airing_id, clock=clock, host=host, grace_s=grace_s, stage=stage)
 
-    job.running = running
     return job
+
+
+def track_running(scheduler) -> set[str]:
+    """The ids of the scheduler's jobs from submission to the end of their run, kept up to
+    date by listeners (from submission: a thread may take a moment to start the job)."""
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED
+
+    running: set[str] = set()
+    scheduler.add_listener(lambda event: running.add(event.job_id), EVENT_JOB_SUBMITTED)
+    scheduler.add_listener(
+        lambda event: running.discard(event.job_id), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+    )
+    return running
 
 
 def due_emergencies(now: datetime) -> list[DueJob]:
@@ -805,11 +816,17 @@ def due_emergencies(now: datetime) -> list[DueJob]:
     return [DueJob(key, when, airing_id) for key, when, airing_id in airings]
 
 
-def add_missing(scheduler, wanted: Iterable[DueJob], func: Callable[[int], Any]) -> int:
-    """Add jobs the scheduler does not have yet (leaving every other job alone)."""
+def add_missing(
+    scheduler,
+    wanted: Iterable[DueJob],
+    func: Callable[[int], Any],
+    running: set[str] | None = None,
+) -> int:
+    """Add jobs the scheduler does not have yet and is not running (leaving the others)."""
     added = 0
+    running = running if running is not None else set()
     for job in wanted:
-        if scheduler.get_job(job.job_id) is None:
+        if job.job_id not in running and scheduler.get_job(job.job_id) is None:
             scheduler.add_job(
                 func,
                 trigger="date",
@@ -846,6 +863,7 @@ def run_forever(
     scheduler.start(paused=True)
     stage = Stage()
     job = make_job(app, clock=clock, host=host, grace_s=grace_s, stage=stage)
+    running = track_running(scheduler)
     tick_s = min(poll_s, EMERGENCY_TICK_S)
     active = False
     refreshed_on = None
@@ -865,9 +883,9 @@ def run_forever(
                             service.refresh_all_airings(now)
                             refreshed_on = today
                         sweep_missed(now, host, grace_s, stage)
-                        reconcile(scheduler, due_jobs(now, horizon, grace_s), job)
+                        reconcile(scheduler, due_jobs(now, horizon, grace_s), job, running)
                     elif active:
-                        add_missing(scheduler, due_emergencies(now), job)
+                        add_missing(scheduler, due_emergencies(now), job, running)
                 except Exception:
                     # The database may be briefly away; try again next poll.
                     log.exception("runner cycle failed")

@@ -45,9 +45,9 @@ from app.schedules.recurrence import (
     expand,
     first_occurrence,
     fmt_date,
-    from_rrule,
     last_occurrence,
     occurrence_count,
+    stored_rule,
     to_rrule,
 )
 from app.scripts.models import PRIORITY_LABELS, Priority, Script, ScriptStatus
@@ -227,10 +227,19 @@ def check_schedule(actor: User, data: ScheduleInput, now: datetime) -> CheckResu
     for station in stations:
         sessions = sessions_of(station)
         times = expand(rec, start, end, sessions if rec.kind == "per_session" else None)
+        if not times:
+            continue
         new = [Spot(None, t, duration, priority, script.title) for t in times]
-        others = _station_spots(station, start, end)
+        # Only the local days the new spots fall on are planned: the station's other spots
+        # are needed from the first of those days (from now on) to the end of the last.
+        first_day = datetime.combine(times[0].astimezone(LOCAL_TZ).date(), time(), LOCAL_TZ)
+        last_day = datetime.combine(times[-1].astimezone(LOCAL_TZ).date(), time(), LOCAL_TZ)
+        schedules = schedules_for_station(station)
+        others = _station_spots(
+            station, max(start, first_day), last_day + _ONE_DAY, schedules=schedules
+        )
         problems += _new_problems(station, sessions, new, others, data.gap_seconds)
-        problems += _duplicates(station, script, times, others)
+        problems += _duplicates(station, script, times, others, schedules)
     expiring = check_script_validity(script.valid_until, last)
     if expiring is not None:
         problems.append(expiring)
@@ -323,10 +332,15 @@ def _validate_rule(rec: Recurrence, stations: Sequence[Station]) -> None:
 
 
 def _duplicates(
-    station: Station, script: Script, times: list[datetime], others: list[Spot]
+    station: Station,
+    script: Script,
+    times: list[datetime],
+    others: list[Spot],
+    schedules: list[Schedule],
 ) -> list[Problem]:
-    """A warning when the station already airs the same script at some of the same times."""
-    same = {sch.id for sch in schedules_for_station(station) if sch.script_id == script.id}
+    """A warning when the station already airs the same script at some of the same times
+    (schedules: the station's, as schedules_for_station() gives them)."""
+    same = {sch.id for sch in schedules if sch.script_id == script.id}
     taken = {spot.planned for spot in others if spot.schedule_id in same}
     clashes = sorted(t for t in times if t in taken)
     if not clashes:
@@ -372,15 +386,24 @@ def _new_problems(
 
 
 def _station_spots(
-    station: Station, start: datetime, end: datetime, skip_schedule: int | None = None
+    station: Station,
+    start: datetime,
+    end: datetime,
+    skip_schedule: int | None = None,
+    schedules: list[Schedule] | None = None,
 ) -> list[Spot]:
-    """What else the station airs in [start, end): other schedules' rules and manual airings."""
+    """What else the station airs in [start, end): other schedules' rules and manual airings.
+
+    schedules: the station's (schedules_for_station()), when the caller has read them.
+    """
     spots: list[Spot] = []
     sessions = sessions_of(station)
-    schedules = [s for s in schedules_for_station(station) if s.id != skip_schedule]
+    if schedules is None:
+        schedules = schedules_for_station(station)
+    schedules = [s for s in schedules if s.id != skip_schedule]
     cancellations = _cancelled_times([s.id for s in schedules], station)
     for schedule in schedules:
-        rec = from_rrule(schedule.rrule)
+        rec = stored_rule(schedule.rrule)
         cancelled = cancellations.get(schedule.id, set())
         duration = float(schedule.render.duration_s or 0.0)
         title = schedule.script.title
@@ -598,7 +621,7 @@ def cancel_occurrence(
     targets = resolve_stations(schedule.stations, schedule.units)
     if station is not None:
         targets = [s for s in targets if s.id == station.id]
-    rec = replace(from_rrule(schedule.rrule), exceptions=frozenset())
+    rec = replace(stored_rule(schedule.rrule), exceptions=frozenset())
     hit = [s for s in targets if occurs_at in _occurrences(rec, s, occurs_at, occurs_at)]
     if not hit:
         where = f" tại đài “{station.name}”" if station is not None else ""
@@ -642,7 +665,7 @@ def cancel_occurrence(
                 raise StaleDataError("airing claimed meanwhile")
         if station is None:
             # Kept in the rule too (EXDATE), so an iCalendar export shows the cancellation.
-            stored = from_rrule(schedule.rrule)
+            stored = stored_rule(schedule.rrule)
             schedule.rrule = to_rrule(
                 replace(stored, exceptions=stored.exceptions | {local.replace(tzinfo=None)})
             )
@@ -767,6 +790,14 @@ def list_schedules(
     return found
 
 
+def _status_label(airing: Airing, now: datetime) -> str:
+    """The airing's status as the rundown names it: a claimed airing not due yet is cued
+    (the runner takes it a few seconds ahead), not playing."""
+    if airing.status == AiringStatus.CLAIMED and airing.sequenced_at > now:
+        return "sắp phát"
+    return airing.status.label
+
+
 def rundown(actor: User, station: Station, local_date: date) -> list[RundownRow]:
     """The station's airings of one local day in the order they air, with their status."""
     if not in_scope(actor, station.unit):
@@ -780,6 +811,7 @@ def rundown(actor: User, station: Station, local_date: date) -> list[RundownRow]
         )
     ).all()
     airings = sorted(airings, key=lambda a: (a.sequenced_at, _rank(a.priority), a.planned_at, a.id))
+    now = clock.now()
     return [
         RundownRow(
             airing_id=a.id,
@@ -789,7 +821,7 @@ def rundown(actor: User, station: Station, local_date: date) -> list[RundownRow]
             priority=a.priority,
             priority_label=PRIORITY_LABELS[a.priority],
             status=a.status,
-            status_label=a.status.label,
+            status_label=_status_label(a, now),
             session=a.session_name,
             planned=a.planned_at.astimezone(LOCAL_TZ),
             start=a.sequenced_at.astimezone(LOCAL_TZ),
@@ -821,7 +853,7 @@ def refresh_airings(
     stations = resolve_stations(schedule.stations, schedule.units)
     if schedule.status != ScheduleStatus.ACTIVE:
         stations = []
-    rec = replace(from_rrule(schedule.rrule), exceptions=frozenset())
+    rec = replace(stored_rule(schedule.rrule), exceptions=frozenset())
     cancelled = _cancellations(schedule)
     wanted: dict[str, tuple[Station, datetime, bool]] = {}
     for station in stations:

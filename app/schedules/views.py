@@ -49,10 +49,10 @@ from app.schedules.recurrence import (
     Recurrence,
     RecurrenceError,
     first_occurrence,
-    from_rrule,
     last_occurrence,
     occurrence_count,
     parse_times,
+    stored_rule,
 )
 from app.scripts.models import Priority, Script, ScriptStatus
 
@@ -271,7 +271,7 @@ def _row(
     """
     stations = service.resolve_stations(schedule.stations, schedule.units)
     try:
-        rec = from_rrule(schedule.rrule)
+        rec = stored_rule(schedule.rrule)
     except RecurrenceError as exc:
         return ScheduleRow(schedule, exc.message, _targets_text(schedule), 0, 0, None, "lỗi", "")
     total, first, last = _counts(rec, stations)
@@ -558,7 +558,7 @@ def show(schedule_id: int):
     """A schedule: its rule, stations, upcoming and cancelled airings, and its actions."""
     schedule = service.get_schedule(current_user, schedule_id)
     now = clock.now()
-    rec = from_rrule(schedule.rrule)
+    rec = stored_rule(schedule.rrule)
     stations = service.resolve_stations(schedule.stations, schedule.units)
     mine = [s for s in stations if in_scope(current_user, s.unit)]
     airings = db.session.scalars(

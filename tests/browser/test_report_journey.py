@@ -235,19 +235,18 @@ def test_supervisor_finds_a_missed_airing_and_exports_the_campaign_proof(
     expect(page.get_by_role("heading", level=1)).to_have_text("Chi tiết: Bỏ lỡ (1 lượt)")
     rows = page.locator("table.rp-rows tbody tr")
     expect(rows).to_have_count(1)
-    assert cells(rows) == [
-        [
-            f"{TODAY_VN} 17:00:00",
-            "—",
-            "—",
-            MISSING_CODE,
-            title,
-            "bỏ lỡ",
-            MISS_DETAIL,
-            f"tự động ({RUNNER_HOST})",
-            "#2",
-        ]
+    missed = [
+        f"{TODAY_VN} 17:00:00",
+        "—",
+        "—",
+        MISSING_CODE,
+        title,
+        "bỏ lỡ",
+        MISS_DETAIL,
+        f"tự động ({RUNNER_HOST})",
+        "#2",
     ]
+    assert cells(rows) == [missed]
 
     # Its number leads to the station's broadcast log of that day, onto the row itself,
     # which is highlighted; who aired it and why read as in the report.
@@ -261,19 +260,7 @@ def test_supervisor_finds_a_missed_airing_and_exports_the_campaign_proof(
     log_rows = page.locator("table.po-log tbody tr")
     expect(log_rows).to_have_count(2)
     missed_row = log_rows.filter(has_text=MISS_DETAIL)
-    assert cells(missed_row) == [
-        [
-            f"{TODAY_VN} 17:00:00",
-            "—",
-            "—",
-            MISSING_CODE,
-            title,
-            "bỏ lỡ",
-            MISS_DETAIL,
-            f"tự động ({RUNNER_HOST})",
-            "#2",
-        ]
-    ]
+    assert cells(missed_row) == [missed]
     target = page.locator("table.po-log tbody tr:target")
     expect(target).to_have_count(1)
     expect(target).to_contain_text(MISS_DETAIL)

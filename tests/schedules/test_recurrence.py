@@ -22,6 +22,7 @@ from app.schedules.recurrence import (
     occurrence_count,
     parse_times,
     session_minutes,
+    stored_rule,
     to_rrule,
     to_rruleset,
 )
@@ -293,7 +294,25 @@ ROUND_TRIPS = [
 
 @pytest.mark.parametrize("rec", ROUND_TRIPS, ids=range(len(ROUND_TRIPS)))
 def test_from_rrule_reads_back_the_same_form(rec):
+    # With python-dateutil's reading too: what to_rrule() writes passes the reference reader,
+    # which is why stored_rule() may leave it out.
     assert from_rrule(to_rrule(rec)) == rec
+
+
+@pytest.mark.parametrize("rec", ROUND_TRIPS, ids=range(len(ROUND_TRIPS)))
+def test_a_stored_rule_is_read_once_as_the_same_form(rec):
+    text = to_rrule(rec)
+    assert stored_rule(text) == rec
+    assert stored_rule(text) is stored_rule(text)
+
+
+@pytest.mark.parametrize(
+    "value", ["20210901T0545", "20210901 054500", "2021090xT054500", "20211301T054500"]
+)
+def test_date_times_not_in_the_basic_form_are_refused(value):
+    text = f"DTSTART;TZID=Asia/Ho_Chi_Minh:{value}\nRRULE:FREQ=DAILY;COUNT=3"
+    with pytest.raises(RecurrenceError):
+        from_rrule(text, reference=False)
 
 
 @pytest.mark.parametrize("rec", [r for r in ROUND_TRIPS if r.kind != "per_session"])

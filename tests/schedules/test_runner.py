@@ -12,7 +12,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
 from app.broadcast.models import BroadcastLog, LogStatus
+from app.core.clock import LOCAL_TZ
 from app.extensions import db
+from app.org.models import Station
 from app.schedules import runner, service
 from app.schedules.models import Airing, AiringStatus
 from app.schedules.outputs import Output, OutputError, PlayResult, get_output
@@ -323,14 +325,29 @@ def test_reconcile_replaces_a_job_whose_time_changed(scheduler):
 def test_reconcile_leaves_an_airing_whose_job_is_running(scheduler):
     """A job that fired and has not claimed its airing yet is not added again (APScheduler
     would log a skipped second run)."""
-
-    def busy(airing_id):
-        """A job function with airing 1 under way."""
-
-    busy.running = {1}
     wanted = [runner.DueJob("1:1:a", T0, 1), runner.DueJob("1:2:a", T0, 2)]
-    assert runner.reconcile(scheduler, wanted, busy) == {"added": 1, "replaced": 0, "removed": 0}
+    counts = runner.reconcile(scheduler, wanted, _noop, running={"1:1:a"})
+    assert counts == {"added": 1, "replaced": 0, "removed": 0}
     assert set(jobs_of(scheduler)) == {"1:2:a"}
+    assert runner.add_missing(scheduler, wanted, _noop, running={"1:1:a"}) == 0
+
+
+def test_running_jobs_are_tracked_from_submission_to_the_end_of_their_run():
+    """track_running() follows the scheduler's events (a real scheduler, no clock: the job
+    is started by hand through the executor's events)."""
+    from apscheduler.events import (
+        EVENT_JOB_EXECUTED,
+        EVENT_JOB_SUBMITTED,
+        JobExecutionEvent,
+        JobSubmissionEvent,
+    )
+
+    sched = runner.make_scheduler()
+    running = runner.track_running(sched)
+    sched._dispatch_event(JobSubmissionEvent(EVENT_JOB_SUBMITTED, "1:1:a", None, [T0]))
+    assert running == {"1:1:a"}
+    sched._dispatch_event(JobExecutionEvent(EVENT_JOB_EXECUTED, "1:1:a", None, T0))
+    assert running == set()
 
 
 def test_reconcile_removes_dropped_jobs_and_leaves_others(scheduler):
@@ -353,6 +370,23 @@ def test_a_job_started_ahead_waits_for_its_second_and_airs_on_time(spots, clock)
     assert row.status == LogStatus.AIRED and row.reason == ""
     assert row.started_at == due
     assert db.session.get(Airing, airing.id).status == AiringStatus.AIRED
+
+
+def test_a_claimed_airing_not_due_yet_shows_as_cued_in_the_rundown(spots, clock, users):
+    airing = spots[0]
+    due = airing.sequenced_at
+    clock.current = due - timedelta(seconds=runner.CUE_AHEAD_S)
+    assert runner.claim_airing(airing.id, "h", clock.now()) is not None
+    station = db.session.get(Station, airing.station_id)
+    day = due.astimezone(LOCAL_TZ).date()
+
+    def label() -> str:
+        rows = service.rundown(users["operator"], station, day)
+        return next(r.status_label for r in rows if r.airing_id == airing.id)
+
+    assert label() == "sắp phát"
+    clock.current = due
+    assert label() == "đang phát"
 
 
 def test_a_runner_stopping_before_the_second_leaves_the_airing_planned(spots, clock):
