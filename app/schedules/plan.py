@@ -42,7 +42,9 @@ _WALL_OFFSET = timedelta(hours=7)
 
 def _wall(value: datetime) -> datetime:
     """The local date and time fields of an aware datetime (its tzinfo is meaningless)."""
-    return value.astimezone(UTC) + _WALL_OFFSET
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value + _WALL_OFFSET
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,9 @@ class Spot:
     title: str = ""
 
 
-@dataclass(frozen=True)
+# Not frozen: hundreds of thousands are made when a province's month is planned, and a frozen
+# dataclass sets each field through object.__setattr__. Nothing changes one once made.
+@dataclass(slots=True)
 class PlannedSpot:
     """A spot placed on the day: sequenced in its session, or at its own time outside any."""
 
@@ -245,7 +249,10 @@ def _sequence(
     problems: list[Problem],
 ) -> list[PlannedSpot]:
     """Place a session's spots back to back from its start and check its end and cap."""
-    spots.sort(key=lambda s: (priority_rank(s.priority), s.planned, s.schedule_id or 0, s.title))
+    last = len(PRIORITY_RANK)
+    spots.sort(
+        key=lambda s: (PRIORITY_RANK.get(s.priority, last), s.planned, s.schedule_id or 0, s.title)
+    )
     start = datetime.combine(day, session.start, LOCAL_TZ).astimezone(UTC)
     session_end = datetime.combine(day, session.end, LOCAL_TZ).astimezone(UTC)
     cap_end = None if not session.cap_minutes else start + timedelta(minutes=session.cap_minutes)
@@ -254,7 +261,18 @@ def _sequence(
     cursor = start
     for position, spot in enumerate(spots, start=1):
         end = cursor + timedelta(seconds=spot.duration)
-        placed.append(_placed(spot, cursor, end, session, position))
+        placed.append(
+            PlannedSpot(
+                spot.schedule_id,
+                spot.title,
+                spot.priority,
+                spot.planned,
+                cursor,
+                end,
+                session,
+                position,
+            )
+        )
         if cursor >= session_end:
             problems.append(
                 Problem(
