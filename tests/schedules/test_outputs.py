@@ -35,6 +35,10 @@ from app.speech.audio import run_ffmpeg
 
 START = datetime(2021, 9, 1, 0, 0, tzinfo=UTC)  # 07:00 in Asia/Ho_Chi_Minh
 
+# One pytest-xdist worker runs this module: two Icecast servers started at once by two workers
+# (as root, each dropping to nobody) once left one refusing connections after it had listened.
+pytestmark = pytest.mark.xdist_group("outputs")
+
 
 class StoppingClock(FixedClock):
     """A FixedClock that sets a stop event once it reaches a given time (an operator's stop)."""
