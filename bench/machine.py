@@ -1,9 +1,12 @@
-"""What machine a benchmark ran on: CPU, cores, memory, OS and Python, for the printed figures."""
+"""What the bench scripts share: the machine they ran on (CPU, cores, memory, OS, Python), the
+Markdown tables they print, and their --database-url option."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -33,3 +36,26 @@ def machine_info() -> dict[str, str]:
         "OS": platform.platform(),
         "Python": platform.python_version(),
     }
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print a Markdown table, its columns padded to their widest cell."""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    print(line(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(line(row))
+
+
+def add_database_url(parser: argparse.ArgumentParser) -> None:
+    """The repeatable --database-url option every bench script takes."""
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        help="database to benchmark (repeatable); default: a temporary SQLite file, "
+        "plus TEST_DATABASE_URL when set",
+    )

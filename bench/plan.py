@@ -103,6 +103,7 @@ from app.scripts.service import (  # noqa: E402
 from app.speech import service as speech_service  # noqa: E402
 from app.speech.models import Render, RenderStatus  # noqa: E402
 from app.speech.pipeline import RenderOptions, sha256_file  # noqa: E402
+from bench.machine import add_database_url, markdown_table  # noqa: E402
 from bench.web import (  # noqa: E402
     COMMUNE_STEMS,
     DISTRICTS,
@@ -903,16 +904,7 @@ def print_table(report: dict[str, Any]) -> None:
         (name, target, measured, "info" if ok is None else "PASS" if ok else "FAIL")
         for name, target, measured, ok in summary_rows(report)
     ]
-    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(header)]
-
-    def line(row) -> str:
-        """One Markdown table row."""
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in cells:
-        print(line(row))
+    markdown_table(header, cells)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -922,12 +914,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--schedules-per-station", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3, help="timed runs of the month expansion")
     parser.add_argument("--checks", type=int, default=50, help="timed check_schedule() calls")
-    parser.add_argument(
-        "--database-url",
-        action="append",
-        help="database to benchmark (repeatable); default: a temporary SQLite file, "
-        "plus TEST_DATABASE_URL when set",
-    )
+    add_database_url(parser)
     parser.add_argument(
         "--province",
         action="store_true",

@@ -61,6 +61,7 @@ from app.speech.models import RenderStatus  # noqa: E402
 from app.speech.normalizer import normalize  # noqa: E402
 from app.speech.pipeline import RenderOptions, produce_audio  # noqa: E402
 from bench.machine import machine_info as base_machine_info  # noqa: E402
+from bench.machine import markdown_table  # noqa: E402
 
 DISPATCH = ROOT / "tests" / "speech" / "dispatch-855-BCD-TBTTTT-2021.txt"
 INTRO = "Đài Truyền thanh thành phố Phan Thiết xin thông báo"
@@ -610,16 +611,7 @@ def print_table(rows: list[tuple[str, str, str, bool | None]]) -> None:
         (name, target, measured, "SKIP" if ok is None else "PASS" if ok else "FAIL")
         for name, target, measured, ok in rows
     ]
-    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(header)]
-
-    def line(row) -> str:
-        """One Markdown table row."""
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in cells:
-        print(line(row))
+    markdown_table(header, cells)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -91,6 +91,7 @@ from app.schedules.models import (  # noqa: E402
 from app.schedules.recurrence import Recurrence, to_rrule  # noqa: E402
 from app.scripts.models import Priority, Script, ScriptStatus, ScriptVersion  # noqa: E402
 from app.speech.models import Render, RenderStatus  # noqa: E402
+from bench.machine import add_database_url, markdown_table  # noqa: E402
 from bench.web import (  # noqa: E402
     COMMUNE_STEMS,
     DISTRICTS,
@@ -1274,30 +1275,16 @@ def print_report(report: dict) -> None:
         )
         for r in report["results"]
     ]
-    _table(header, rows)
+    markdown_table(header, rows)
     for r in report["results"]:
         print(f"- {r['name']}: {r['detail']}")
     extra = export_rows(report)
     if extra:
         print()
-        _table(
+        markdown_table(
             ("figure", "target", "measured", "result"),
             [(a, b, c, "—" if d is None else "PASS" if d else "FAIL") for a, b, c, d in extra],
         )
-
-
-def _table(header, rows) -> None:
-    """Print a Markdown table."""
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-
-    def line(cells) -> str:
-        """One Markdown table row."""
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(line(row))
 
 
 def failed(report: dict) -> bool:
@@ -1316,12 +1303,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=10, help="timed runs per measurement")
     parser.add_argument("--export-rows", type=int, default=100_000)
-    parser.add_argument(
-        "--database-url",
-        action="append",
-        help="database to benchmark (repeatable); default: a temporary SQLite file, "
-        "plus TEST_DATABASE_URL when set",
-    )
+    add_database_url(parser)
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     # The export's child process (internal).

@@ -70,6 +70,7 @@ from app.org.models import StationKind  # noqa: E402
 from app.org.service import StationInput, UnitInput, create_station, create_unit  # noqa: E402
 from app.schedules import runner, service  # noqa: E402
 from app.schedules.models import Airing, AiringStatus, Schedule, ScheduleStatus  # noqa: E402
+from bench.machine import add_database_url, markdown_table  # noqa: E402
 from bench.plan import (  # noqa: E402
     approved_script,
     build_app,
@@ -477,16 +478,7 @@ def print_table(report: dict[str, Any]) -> None:
         (name, target, measured, "info" if ok is None else "PASS" if ok else "FAIL")
         for name, target, measured, ok in summary_rows(report)
     ]
-    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(header)]
-
-    def line(row) -> str:
-        """One Markdown table row."""
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in cells:
-        print(line(row))
+    markdown_table(header, cells)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -499,12 +491,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--pattern", action="append", choices=PATTERNS, help="repeatable; default: both"
     )
-    parser.add_argument(
-        "--database-url",
-        action="append",
-        help="database to benchmark (repeatable); default: a temporary SQLite file, "
-        "plus TEST_DATABASE_URL when set",
-    )
+    add_database_url(parser)
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)

@@ -54,6 +54,7 @@ from app.scripts.models import (  # noqa: E402
     ScriptVersion,
     script_targets,
 )
+from bench.machine import add_database_url, markdown_table  # noqa: E402
 from bench.machine import machine_info as base_machine_info  # noqa: E402
 
 TARGET_P95_MS = 100.0
@@ -1108,16 +1109,7 @@ def print_table(report: dict) -> None:
         )
         for r in report["results"]
     ]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-
-    def line(cells) -> str:
-        """One Markdown table row."""
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(line(row))
+    markdown_table(header, rows)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -1127,12 +1119,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--versions-per-script", type=int, default=5)
     parser.add_argument("--requests", type=int, default=200, help="timed requests per endpoint")
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests per endpoint")
-    parser.add_argument(
-        "--database-url",
-        action="append",
-        help="database to benchmark (repeatable); default: a temporary SQLite file, "
-        "plus TEST_DATABASE_URL when set",
-    )
+    add_database_url(parser)
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
