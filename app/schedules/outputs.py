@@ -445,7 +445,8 @@ class LocalOutput(Output):
 # --- folder watched by another playout system -----------------------------------------------
 
 
-DEFAULT_PATTERN = "{station}_{planned:%Y%m%d_%H%M}_{script}.{ext}"
+# To the second: two spots of one script sequenced in the same minute must not share a name.
+DEFAULT_PATTERN = "{station}_{planned:%Y%m%d_%H%M%S}_{script}.{ext}"
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 
 
@@ -455,8 +456,10 @@ class FolderOutput(Output):
 
     Settings: path (the folder), pattern (file name; fields: station = station code, planned =
     planned time in Asia/Ho_Chi_Minh, accepts strftime codes, script = script id, version =
-    version number, ext = the audio's extension). play() returns at once with completed=True and
-    played_seconds=duration: the other system airs it, and this one cannot know when.
+    version number, ext = the audio's extension; also station_id, version_id, airing_key).
+    The runner passes these fields (runner.airing_meta). play() returns at once with
+    completed=True and played_seconds=duration: the other system airs it, and this one cannot
+    know when.
     The same airing always gets the same name, so a retry replaces the file rather than adding one.
     """
 
@@ -501,7 +504,7 @@ class FolderOutput(Output):
         except KeyError as exc:
             raise self._error(
                 f"Mẫu tên tệp “{pattern}” dùng trường {exc} không có. Các trường dùng được: "
-                "station, planned, script, version, ext."
+                "station, planned, script, version, ext, station_id, version_id, airing_key."
             ) from exc
         except (ValueError, IndexError) as exc:
             raise self._error(f"Mẫu tên tệp “{pattern}” không hợp lệ: {exc}.") from exc

@@ -32,7 +32,7 @@ from app.schedules import service
 from app.schedules.lock import RunnerLock
 from app.schedules.models import Airing, AiringStatus
 from app.schedules.outputs import Output, OutputError, get_output, sleeper_for
-from app.scripts.models import Priority
+from app.scripts.models import Priority, ScriptVersion
 from app.speech.models import Render
 from app.speech.service import audio_dir, verify_audio
 
@@ -326,15 +326,29 @@ class Cue:
             planned_at=airing.sequenced_at,
             duration_s=airing.duration_s,
             path=audio_dir() / render.audio_path,
-            meta={
-                "station_id": airing.station_id,
-                "planned_at": airing.sequenced_at,
-                "script_id": airing.script_id,
-                "version_id": airing.version_id,
-                "airing_key": airing.airing_key,
-            },
+            meta=airing_meta(airing, station),
             output=output or output_for(station, clock),
         )
+
+
+def airing_meta(airing: Airing, station: Station) -> dict[str, Any]:
+    """The airing's fields an output may use, under the names outputs document.
+
+    station is the station's code, planned the sequenced time (UTC), script the script id,
+    version the approved version's number; the ids are there too for outputs that want them.
+    """
+    number = db.session.scalar(
+        select(ScriptVersion.number).where(ScriptVersion.id == airing.version_id)
+    )
+    return {
+        "station": station.code,
+        "planned": airing.sequenced_at,
+        "script": airing.script_id,
+        "version": number,
+        "station_id": airing.station_id,
+        "version_id": airing.version_id,
+        "airing_key": airing.airing_key,
+    }
 
 
 def _audio_problem(render: Render | None) -> str:

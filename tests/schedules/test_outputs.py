@@ -311,8 +311,8 @@ def test_folder_copies_the_file_under_the_default_pattern_in_local_time(tmp_path
     output = get_output("folder", {"path": str(watched)}, clock=FixedClock(START))
     output.check()
     result = output.play(audio, 42.5, meta=META)
-    assert [p.name for p in watched.iterdir()] == ["XA-01_20210901_0700_42.mp3"]
-    assert (watched / "XA-01_20210901_0700_42.mp3").read_bytes() == audio.read_bytes()
+    assert [p.name for p in watched.iterdir()] == ["XA-01_20210901_070000_42.mp3"]
+    assert (watched / "XA-01_20210901_070000_42.mp3").read_bytes() == audio.read_bytes()
     assert result.completed is True
     assert result.played_seconds == 42.5
     assert result.started_at == START
