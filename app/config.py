@@ -80,6 +80,19 @@ def build_config(instance_path: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCK_MINUTES": int(os.environ.get("LOGIN_LOCK_MINUTES", "15")),
+        # Login throttling (app/auth/throttle.py). LOGIN_MAX_FAILURES wrong passwords for one
+        # account from one address within LOGIN_LOCK_MINUTES pause that pair only, so a stranger
+        # elsewhere cannot lock the owner out; every address also has its own cap on attempts.
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;100 per hour"),
+        "API_AUTH_FAILURE_LIMIT": os.environ.get("API_AUTH_FAILURE_LIMIT", "30 per minute"),
+        # Flask-Limiter: memory:// counts per process; with several gunicorn workers use a shared
+        # store such as redis://127.0.0.1:6379 (needs the redis package).
+        "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STRATEGY": os.environ.get("RATELIMIT_STRATEGY", "moving-window"),
+        "RATELIMIT_KEY_PREFIX": "loa",
+        # If that shared store goes down, count in memory rather than refuse every login.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "SCRIPTS_PER_PAGE": 20,
         "READING_SYLLABLES_PER_MINUTE": 160,
         # Speech: the default engine (espeak is offline; gtts needs the Internet), ffmpeg, gTTS.

@@ -1,5 +1,7 @@
 """Flask extension objects, constructed here and bound in create_app."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -15,3 +17,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# No default limits: each throttled route names its own (app/auth/throttle.py).
+limiter = Limiter(key_func=get_remote_address)

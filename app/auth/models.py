@@ -1,4 +1,4 @@
-"""Users and their API tokens."""
+"""Users, their login sessions and their API tokens."""
 
 from __future__ import annotations
 
@@ -50,9 +50,10 @@ class User(UserMixin, db.Model):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     must_change_password: Mapped[bool] = mapped_column(default=False)
+    # Unused since login throttling moved to app/auth/throttle.py and sessions to
+    # LoginSession; kept so existing databases and bench/web.py need no change.
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Bumped on password change or deactivation so other sessions are logged out.
     session_version: Mapped[int] = mapped_column(default=1)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -67,12 +68,30 @@ class User(UserMixin, db.Model):
         """Flask-Login: deactivated users cannot log in."""
         return self.active
 
+    # The key of the login session this object was loaded for (not a column).
+    session_key = None
+
     def get_id(self) -> str:
-        """Flask-Login id, carrying the session version."""
-        return f"{self.id}.{self.session_version}"
+        """Flask-Login id: the user and the key of their server-side login session."""
+        return f"{self.id}.{self.session_key}"
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+
+class LoginSession(db.Model):
+    """One signed-in browser; the session cookie works only while its row is not ended."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # sha256 of the random key carried in the signed cookie.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
 
 
 class ApiToken(db.Model):

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit.service import record_event
-from app.auth.models import ApiToken, Role, User
+from app.auth.models import ApiToken, LoginSession, Role, User
 from app.core import clock
 from app.core.errors import NotFound, PermissionDenied, ValidationError
 from app.extensions import db
@@ -23,7 +23,7 @@ TOKEN_PREFIX = "loa_"
 
 
 class LoginFailed(ValidationError):
-    """Wrong user name or password, or a locked or inactive account."""
+    """Wrong user name or password, or an inactive account."""
 
     status = 401
     code = "login_failed"
@@ -49,51 +49,21 @@ def check_password_rules(password: str, username: str, field: str = "password") 
 
 
 def authenticate(username: str, password: str) -> User:
-    """Return the user for valid credentials; count failures and lock after too many."""
+    """Return the user for valid credentials, signed in to a new login session."""
+    # An unknown user name and a wrong password get the same message after the same work (one
+    # password hash check), so answers do not tell which user names exist. Guessing is slowed
+    # by app/auth/throttle.py, never by locking the account, which a stranger could trigger.
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
-    now = clock.now()
-    generic = "Tên đăng nhập hoặc mật khẩu không đúng."
     if user is None:
-        # Hash anyway so a missing user takes as long as a wrong password.
-        check_password_hash(_DUMMY_HASH, password)
-        raise LoginFailed(generic)
-    if user.locked_until and user.locked_until > now:
-        minutes = math.ceil((user.locked_until - now).total_seconds() / 60)
-        raise LoginFailed(
-            "Tài khoản đang tạm khóa vì đăng nhập sai nhiều lần. "
-            f"Vui lòng thử lại sau {minutes} phút hoặc nhờ quản trị viên mở khóa."
-        )
+        check_password_hash(_dummy_hash(), password)
+        raise LoginFailed(LOGIN_FAILED_MESSAGE)
     if not check_password_hash(user.password_hash, password):
-        user.failed_logins += 1
-        max_failures = current_app.config["LOGIN_MAX_FAILURES"]
-        if user.failed_logins >= max_failures:
-            lock_minutes = current_app.config["LOGIN_LOCK_MINUTES"]
-            from datetime import timedelta
-
-            user.locked_until = now + timedelta(minutes=lock_minutes)
-            user.failed_logins = 0
-            record_event(
-                "user.locked",
-                "user",
-                user.id,
-                f"Khóa tạm tài khoản {user.username} {lock_minutes} phút sau "
-                f"{max_failures} lần đăng nhập sai",
-                actor=user,
-                unit_id=user.unit_id,
-            )
-            db.session.commit()
-            raise LoginFailed(
-                f"Đăng nhập sai {max_failures} lần liên tiếp: tài khoản bị tạm khóa "
-                f"{lock_minutes} phút."
-            )
-        db.session.commit()
-        remaining = max_failures - user.failed_logins
-        raise LoginFailed(f"{generic} Còn {remaining} lần thử trước khi tài khoản bị tạm khóa.")
+        raise LoginFailed(LOGIN_FAILED_MESSAGE)
     if not user.active:
+        # Only said to someone who knows the password.
         raise LoginFailed("Tài khoản đã bị vô hiệu hóa. Hãy liên hệ quản trị viên.")
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+    user.last_login_at = clock.now()
+    _start_session(user)
     record_event(
         "user.login",
         "user",
@@ -106,11 +76,113 @@ def authenticate(username: str, password: str) -> User:
     return user
 
 
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="pbkdf2:sha256:1000")
+LOGIN_FAILED_MESSAGE = "Tên đăng nhập hoặc mật khẩu không đúng."
+_dummy_hashes: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash made with the configured method, so checking it costs what a real check does."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = hash_password(secrets.token_urlsafe(16))
+    return _dummy_hashes[method]
+
+
+# Ended sessions are kept this long (who was signed in when), then deleted at the next login.
+_ENDED_SESSIONS_KEPT = timedelta(days=30)
+
+
+def _hash_key(key: str) -> str:
+    """Session keys are long and random, so a plain sha256 is enough and allows lookup."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _start_session(user: User) -> None:
+    """Open a login session for the user; its key goes into the signed session cookie."""
+    now = clock.now()
+    db.session.execute(
+        delete(LoginSession).where(
+            LoginSession.user_id == user.id, LoginSession.ended_at < now - _ENDED_SESSIONS_KEPT
+        )
+    )
+    key = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(user_id=user.id, key_hash=_hash_key(key), created_at=now))
+    user.session_key = key
+
+
+def user_for_session(session_id: str) -> User | None:
+    """Return the active user of a live login session ("<user id>.<key>"), or None."""
+    uid, _, key = session_id.partition(".")
+    if not (uid.isascii() and uid.isdigit()) or not key:
+        return None
+    user = db.session.scalar(
+        select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            LoginSession.key_hash == _hash_key(key),
+            LoginSession.user_id == int(uid),
+            LoginSession.ended_at.is_(None),
+            User.active.is_(True),
+        )
+    )
+    if user is not None:
+        user.session_key = key
+    return user
+
+
+def _end_sessions(user: User, keep_key: str | None = None) -> int:
+    """End the user's live login sessions, except the one with keep_key; return how many."""
+    query = (
+        update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=clock.now())
+    )
+    if keep_key:
+        query = query.where(LoginSession.key_hash != _hash_key(keep_key))
+    return db.session.execute(query).rowcount
+
+
+def end_session(user: User) -> None:
+    """Log out: end this login session on the server, so a copy of its cookie stops working."""
+    if user.session_key:
+        db.session.execute(
+            update(LoginSession)
+            .where(
+                LoginSession.key_hash == _hash_key(user.session_key),
+                LoginSession.ended_at.is_(None),
+            )
+            .values(ended_at=clock.now())
+        )
+    record_event(
+        "user.logout",
+        "user",
+        user.id,
+        f"{user.username} đăng xuất",
+        actor=user,
+        unit_id=user.unit_id,
+    )
+    db.session.commit()
+
+
+def _revoke_all_tokens(actor: User, user: User, why: str) -> int:
+    """Revoke every live API token of the user, each with its audit event; return how many."""
+    now = clock.now()
+    live = [token for token in user.tokens if token.revoked_at is None]
+    for token in live:
+        token.revoked_at = now
+        record_event(
+            "token.revoke",
+            "api_token",
+            token.id,
+            f"Thu hồi mã truy cập API “{token.name}” của {user.username} ({why})",
+            actor=actor,
+            unit_id=user.unit_id,
+        )
+    return len(live)
 
 
 def change_password(user: User, current: str, new: str, confirm: str) -> None:
-    """Change the user's own password after checking the current one."""
+    """Change the user's own password after checking the current one; other sessions end."""
     if not check_password_hash(user.password_hash, current):
         raise ValidationError(
             "Mật khẩu hiện tại không đúng.", {"current": "Mật khẩu hiện tại không đúng."}
@@ -124,7 +196,7 @@ def change_password(user: User, current: str, new: str, confirm: str) -> None:
     check_password_rules(new, user.username, field="new")
     user.password_hash = hash_password(new)
     user.must_change_password = False
-    user.session_version += 1
+    ended = _end_sessions(user, keep_key=user.session_key)
     record_event(
         "user.password_changed",
         "user",
@@ -132,6 +204,7 @@ def change_password(user: User, current: str, new: str, confirm: str) -> None:
         f"{user.username} đổi mật khẩu",
         actor=user,
         unit_id=user.unit_id,
+        details={"other_sessions_ended": ended},
     )
     db.session.commit()
 
@@ -202,7 +275,7 @@ def create_user(
 
 
 def update_user(actor: User, user: User, data: UserInput) -> User:
-    """Change a user's name, role, unit or active flag."""
+    """Change a user's name, role, unit or active flag; disabling ends sessions and tokens."""
     _check_admin_scope(actor, user.unit)
     _check_admin_scope(actor, data.unit)
     if user.id == actor.id and (data.role != user.role or not data.active):
@@ -221,9 +294,14 @@ def update_user(actor: User, user: User, data: UserInput) -> User:
     user.full_name = data.full_name.strip()
     user.role = data.role
     user.unit = data.unit
-    if user.active and not data.active:
-        user.session_version += 1
+    disabled = user.active and not data.active
     user.active = data.active
+    revoked = {}
+    if disabled:
+        revoked = {
+            "sessions_ended": _end_sessions(user),
+            "tokens_revoked": _revoke_all_tokens(actor, user, "tài khoản bị vô hiệu hóa"),
+        }
     after = {
         "full_name": user.full_name,
         "role": user.role.value,
@@ -238,21 +316,23 @@ def update_user(actor: User, user: User, data: UserInput) -> User:
         f"Sửa người dùng {user.username}",
         actor=actor,
         unit_id=data.unit.id,
-        details={"changed": changed},
+        details={"changed": changed, **revoked},
     )
     db.session.commit()
     return user
 
 
 def reset_password(actor: User, user: User, password: str) -> None:
-    """Set a temporary password that must be changed at next login; also unlocks."""
+    """Set a temporary password to change at next login; end sessions and revoke API tokens."""
+    # A reset usually means the old password leaked: whatever it opened is closed too.
     _check_admin_scope(actor, user.unit)
     check_password_rules(password, user.username)
     user.password_hash = hash_password(password)
     user.must_change_password = True
-    user.failed_logins = 0
-    user.locked_until = None
-    user.session_version += 1
+    sessions_ended = _end_sessions(
+        user, keep_key=actor.session_key if actor.id == user.id else None
+    )
+    tokens_revoked = _revoke_all_tokens(actor, user, "đặt lại mật khẩu")
     record_event(
         "user.password_reset",
         "user",
@@ -260,22 +340,7 @@ def reset_password(actor: User, user: User, password: str) -> None:
         f"Đặt lại mật khẩu cho {user.username}",
         actor=actor,
         unit_id=user.unit_id,
-    )
-    db.session.commit()
-
-
-def unlock_user(actor: User, user: User) -> None:
-    """Lift a login lock before it expires."""
-    _check_admin_scope(actor, user.unit)
-    user.failed_logins = 0
-    user.locked_until = None
-    record_event(
-        "user.unlock",
-        "user",
-        user.id,
-        f"Mở khóa tài khoản {user.username}",
-        actor=actor,
-        unit_id=user.unit_id,
+        details={"sessions_ended": sessions_ended, "tokens_revoked": tokens_revoked},
     )
     db.session.commit()
 

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from app.auth import service
+from app.auth import service, throttle
 from app.auth.decorators import permission_required
 from app.auth.forms import ChangePasswordForm, LoginForm, ResetPasswordForm, TokenForm, UserForm
 from app.auth.models import Role, User
@@ -24,14 +24,8 @@ bp = Blueprint("auth", __name__)
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Load the user of a session, unless the session predates a password change."""
-    uid, _, version = user_id.partition(".")
-    if not uid.isdigit():
-        return None
-    user = db.session.get(User, int(uid))
-    if user is None or str(user.session_version) != version or not user.active:
-        return None
-    return user
+    """Load the user of a session cookie while its login session is live on the server."""
+    return service.user_for_session(user_id)
 
 
 def _safe_next(target: str | None) -> str:
@@ -47,6 +41,8 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@throttle.per_address
+@throttle.per_account
 def login():
     """Log in with user name and password."""
     if current_user.is_authenticated:
@@ -58,6 +54,7 @@ def login():
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("auth/login.html", form=form), 401
+        throttle.forget_failures()
         session.clear()
         login_user(user)
         flash(f"Xin chào {user.full_name}.", "success")
@@ -70,7 +67,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log out."""
+    """Log out, ending the login session on the server."""
+    service.end_session(current_user)
     logout_user()
     session.clear()
     flash("Bạn đã đăng xuất.", "info")
@@ -90,7 +88,6 @@ def change_password():
         except DomainError as exc:
             apply_errors(form, exc)
         else:
-            login_user(current_user._get_current_object())
             flash("Đã đổi mật khẩu.", "success")
             return redirect(url_for("scripts.index"))
     else:
@@ -183,7 +180,7 @@ def new_user():
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @permission_required(Permission.ADMIN)
 def edit_user(user_id: int):
-    """Edit a user, reset their password, unlock them, revoke their tokens."""
+    """Edit a user, reset their password, revoke their tokens."""
     user = _scoped_user(user_id)
     form = UserForm(obj=user, role=user.role.value)
     form.unit_id.choices = unit_choices(current_user.unit)
@@ -227,17 +224,11 @@ def reset_password(user_id: int):
         except DomainError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"Đã đặt mật khẩu tạm cho {user.username}; họ phải đổi khi đăng nhập.", "success")
+            flash(
+                f"Đã đặt mật khẩu tạm cho {user.username}; họ phải đổi khi đăng nhập. "
+                "Các phiên đăng nhập và mã truy cập API của họ đã bị thu hồi.",
+                "success",
+            )
     else:
         flash("Hãy nhập mật khẩu tạm mới.", "error")
-    return redirect(url_for("auth.edit_user", user_id=user.id))
-
-
-@bp.post("/admin/users/<int:user_id>/unlock")
-@permission_required(Permission.ADMIN)
-def unlock_user(user_id: int):
-    """Lift a login lock."""
-    user = _scoped_user(user_id)
-    service.unlock_user(current_user, user)
-    flash(f"Đã mở khóa tài khoản {user.username}.", "success")
     return redirect(url_for("auth.edit_user", user_id=user.id))

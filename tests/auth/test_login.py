@@ -4,8 +4,10 @@ import stat
 
 from app import create_app
 from app.audit.models import AuditEvent
+from app.auth import service
 from app.auth.models import Role, User
 from app.extensions import db
+from tests.auth.conftest import from_address
 from tests.conftest import login
 from tests.factories import PASSWORD, make_user
 
@@ -24,42 +26,123 @@ def test_pages_require_login(client):
     assert response.headers["Location"].startswith("/login")
 
 
-def test_wrong_password_says_how_many_tries_remain(client, users):
-    response = client.post("/login", data={"username": "writer", "password": "sai-mat-khau"})
-    assert response.status_code == 401
-    assert "Còn 4 lần thử" in response.get_data(as_text=True)
+def _flash(page: str) -> str:
+    """The text of the page's error message."""
+    return page.split('class="flash flash-error"')[1].split(">", 1)[1].split("<")[0]
 
 
-def test_unknown_user_gets_the_same_message_as_wrong_password(client, users):
-    response = client.post("/login", data={"username": "khong-co", "password": "x"})
-    page = response.get_data(as_text=True)
-    assert response.status_code == 401
-    assert "Tên đăng nhập hoặc mật khẩu không đúng." in page
+def test_unknown_user_and_wrong_password_get_the_same_answer(client, users):
+    wrong = client.post("/login", data={"username": "writer", "password": "sai-mat-khau"})
+    unknown = client.post("/login", data={"username": "khongco", "password": "sai-mat-khau"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert _flash(wrong.get_data(as_text=True)) == "Tên đăng nhập hoặc mật khẩu không đúng."
+    # The whole page is the same but for the user name typed back into the form.
+    assert wrong.get_data(as_text=True).replace("writer", "?") == unknown.get_data(
+        as_text=True
+    ).replace("khongco", "?")
 
 
-def test_repeated_failures_lock_the_account_for_a_while(client, users, clock):
-    for _ in range(5):
-        response = client.post("/login", data={"username": "writer", "password": "sai"})
-    assert "tài khoản bị tạm khóa 15 phút" in response.get_data(as_text=True)
-    locked = client.post("/login", data={"username": "writer", "password": PASSWORD})
-    assert locked.status_code == 401
-    assert "thử lại sau 15 phút" in locked.get_data(as_text=True)
-    clock.advance(minutes=14)
-    still = client.post("/login", data={"username": "writer", "password": PASSWORD})
-    assert "thử lại sau 1 phút" in still.get_data(as_text=True)
-    clock.advance(minutes=1, seconds=1)
-    assert (
-        client.post("/login", data={"username": "writer", "password": PASSWORD}).status_code == 302
-    )
-    assert db.session.query(AuditEvent).filter_by(action="user.locked").count() == 1
+def test_unknown_user_costs_the_same_password_hash_check(app, client, org, monkeypatch):
+    # A cheap scrypt, unlike the suite's pbkdf2, so the dummy hash must follow the setting.
+    app.config["PASSWORD_HASH_METHOD"] = "scrypt:1024:8:1"
+    user = make_user(org.district, Role.WRITER, "writer")
+    checked = []
+    real_check = service.check_password_hash
+
+    def spy(pwhash, password):
+        checked.append(pwhash)
+        return real_check(pwhash, password)
+
+    monkeypatch.setattr(service, "check_password_hash", spy)
+    client.post("/login", data={"username": "khongco", "password": "sai-mat-khau"})
+    client.post("/login", data={"username": "writer", "password": "sai-mat-khau"})
+    dummy, real = checked
+    assert real == user.password_hash
+    # Same method and cost parameters, so the same time.
+    assert dummy.split("$")[0] == real.split("$")[0] == "scrypt:1024:8:1"
 
 
-def test_admin_can_unlock_a_locked_account(client, login_as, users):
-    for _ in range(5):
+def test_failures_never_lock_the_account_itself(client, users):
+    for _ in range(10):
         client.post("/login", data={"username": "writer", "password": "sai"})
-    login_as("admin").post(f"/admin/users/{users['writer'].id}/unlock")
+    assert users["writer"].locked_until is None
+    login(client, "writer")
+
+
+def test_failures_from_one_address_pause_that_account_there(limited, client, users):
+    for _ in range(5):
+        assert (
+            client.post("/login", data={"username": "writer", "password": "sai"}).status_code == 401
+        )
+    throttled = client.post("/login", data={"username": "writer", "password": PASSWORD})
+    assert throttled.status_code == 429
+    assert 0 < int(throttled.headers["Retry-After"]) <= 15 * 60
+    assert _flash(throttled.get_data(as_text=True)) == (
+        "Đăng nhập sai nhiều lần liên tiếp với tên đăng nhập này. Vui lòng thử lại sau 15 phút; "
+        "nếu quên mật khẩu, hãy nhờ quản trị viên đặt lại."
+    )
+    # Another account from the same address is not affected.
+    login(client, "operator")
+
+
+def test_a_stranger_elsewhere_cannot_lock_the_owner_out(limited, app, users):
+    stranger = from_address(app.test_client(), "203.0.113.9")
+    for _ in range(8):
+        stranger.post("/login", data={"username": "admin", "password": "doan-mo"})
     assert (
-        client.post("/login", data={"username": "writer", "password": PASSWORD}).status_code == 302
+        stranger.post("/login", data={"username": "admin", "password": PASSWORD}).status_code == 429
+    )
+    login(from_address(app.test_client(), "198.51.100.7"), "admin")
+
+
+def test_throttling_an_unknown_user_name_says_the_same(limited, client, users):
+    pages = {}
+    for name in ("writer", "khongco"):
+        for _ in range(5):
+            client.post("/login", data={"username": name, "password": "sai"})
+        response = client.post("/login", data={"username": name, "password": "sai"})
+        assert response.status_code == 429
+        pages[name] = _flash(response.get_data(as_text=True))
+    assert pages["writer"] == pages["khongco"]
+
+
+def test_a_successful_login_forgets_earlier_failures(limited, client, users):
+    for _ in range(4):
+        client.post("/login", data={"username": "writer", "password": "sai"})
+    login(client, "writer").post("/logout")
+    for _ in range(4):
+        assert (
+            client.post("/login", data={"username": "writer", "password": "sai"}).status_code == 401
+        )
+
+
+def test_each_address_has_a_cap_on_login_attempts(limited, app, users):
+    client = from_address(app.test_client(), "203.0.113.9")
+    for n in range(10):
+        response = client.post("/login", data={"username": f"ten{n}", "password": "sai"})
+        assert response.status_code == 401
+    capped = client.post("/login", data={"username": "writer", "password": PASSWORD})
+    assert capped.status_code == 429
+    assert "Có quá nhiều lần đăng nhập từ địa chỉ mạng này." in _flash(
+        capped.get_data(as_text=True)
+    )
+    assert "Retry-After" in capped.headers
+    # Looking at the login page is not an attempt; other addresses keep their own allowance.
+    assert client.get("/login").status_code == 200
+    login(from_address(app.test_client(), "198.51.100.7"), "writer")
+
+
+def test_throttling_is_audited_once_per_window(limited, client, users):
+    for _ in range(9):
+        client.post("/login", data={"username": "writer", "password": "sai"})
+    events = db.session.query(AuditEvent).filter_by(action="user.login_throttled").all()
+    assert len(events) == 1
+    assert events[0].object_id == users["writer"].id
+    assert events[0].unit_id == users["writer"].unit_id
+    assert events[0].ip == "127.0.0.1"
+    assert events[0].details["scope"] == "account"
+    assert (
+        events[0].summary == "Tạm chặn đăng nhập vào “writer” từ 127.0.0.1: sai 5 lần trong 15 phút"
     )
 
 
@@ -146,6 +229,9 @@ def test_production_config_uses_scrypt_and_secure_cookies(tmp_path, clock, monke
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
     assert "PASSWORD_HASH_METHOD" not in app.config
+    # Throttling is on, counting in this process unless a shared store is configured.
+    assert app.config["RATELIMIT_ENABLED"] is True
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
 
 
 def test_session_cookie_carries_security_flags(app, client, users):

@@ -9,6 +9,7 @@ from app.auth.service import create_token
 from app.extensions import db
 from app.scripts.models import Script, ScriptVersion
 from app.speech.models import Render
+from tests.auth.conftest import from_address
 from tests.conftest import login
 from tests.factories import make_script
 
@@ -200,3 +201,27 @@ def test_admin_reset_password_forces_change(login_as, users, client):
     assert users["writer"].must_change_password
     login(client, "writer", "tam-thoi-2026")
     assert client.get("/scripts").headers["Location"] == "/account/password"
+
+
+def test_an_address_sending_wrong_tokens_is_slowed_but_valid_tokens_count_nothing(
+    limited, app, users
+):
+    _, plaintext = create_token(users["writer"], "thử")
+    good = {"Authorization": f"Bearer {plaintext}"}
+    bad = {"Authorization": "Bearer loa_doan-mo"}
+    client = from_address(app.test_client(), "203.0.113.9")
+    for _ in range(40):
+        assert client.get("/api/v1/scripts", headers=good).status_code == 200
+    for _ in range(30):
+        assert client.get("/api/v1/scripts", headers=bad).status_code == 401
+    throttled = client.get("/api/v1/scripts", headers=good)
+    assert throttled.status_code == 429
+    assert 0 < int(throttled.headers["Retry-After"]) <= 60
+    body = throttled.get_json()
+    assert body["error"] == "too_many_requests"
+    assert body["fields"] == {}
+    assert body["message"].startswith(
+        "Quá nhiều lần gửi mã truy cập API sai hoặc thiếu từ địa chỉ này. Vui lòng thử lại sau "
+    )
+    other = from_address(app.test_client(), "198.51.100.7")
+    assert other.get("/api/v1/scripts", headers=good).status_code == 200
