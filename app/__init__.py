@@ -12,11 +12,12 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from app.config import ROOT, build_config
 from app.core.clock import SystemClock
 from app.core.errors import DomainError
-from app.extensions import csrf, db, login_manager, migrate
+from app.extensions import csrf, db, limiter, login_manager, migrate
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -32,6 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config)
     app.extensions["loa.clock"] = app.config.get("CLOCK") or SystemClock()
     register_extensions(app)
+    register_converters(app)
     register_blueprints(app)
     register_cli(app)
     register_errorhandlers(app)
@@ -57,6 +59,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     # "basic", not "strong": phones on 4G change address often and would be logged out.
     login_manager.session_protection = "basic"
+    limiter.init_app(app)
 
 
 @event.listens_for(Engine, "connect")
@@ -68,6 +71,26 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+
+class BoundedIntConverter(IntegerConverter):
+    """<int:…> path ids past an INTEGER column's range (32 bits on PostgreSQL) read as 0, an id
+    no row has (ids and version numbers start at 1), so the route answers its own 404 instead
+    of the database's overflow error."""
+
+    MAX = 2**31 - 1
+
+    def to_python(self, value: str) -> int:
+        """The id, or 0 when it is larger than any id can be."""
+        digits = value.lstrip("0")
+        if len(digits) > len(str(self.MAX)) or int(digits or 0) > self.MAX:
+            return 0
+        return super().to_python(value)
+
+
+def register_converters(app: Flask) -> None:
+    """URL converters the routes use; set before the blueprints add their rules."""
+    app.url_map.converters["int"] = BoundedIntConverter
 
 
 def register_blueprints(app: Flask) -> None:
@@ -159,7 +182,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    """Security headers and the forced password change."""
+    """Security headers, no caching of pages, and the forced password change."""
 
     @app.before_request
     def force_password_change():
@@ -178,6 +201,11 @@ def register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # Pages and API answers may show private data (a new API token, a unit's scripts): no
+        # copy in any cache. Static files, and files a view marks private itself (audio by
+        # its sha256), keep their own caching.
+        if request.endpoint != "static" and not response.cache_control.private:
+            response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import request
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.api import bp
-from app.api.schedules import (
-    BAD_FILTER,
-    date_arg,
-    local_midnight,
-    log_json,
-    page_args,
-    reject_unknown,
-    station_field,
-)
+from app.api.openapi import operation, page_response
+from app.api.schedules import BAD_FILTER, local_midnight, log_json, station_field
+from app.api.schemas import LogQuery, VerifyQuery, read_query
 from app.broadcast.models import BroadcastLog, LogStatus
 from app.broadcast.service import LogFilter, log_query, verify_chain
 from app.core.errors import ValidationError
@@ -29,33 +22,26 @@ from app.scripts.models import Script, ScriptVersion
 LOGS_PER_PAGE = 50
 
 
-def _period(args, errors: dict) -> tuple:
+def _period(args: VerifyQuery, errors: dict) -> tuple:
     """date_from and date_to (local days, both included); from after to is refused."""
-    date_from = date_arg(args, "date_from", errors)
-    date_to = date_arg(args, "date_to", errors)
-    if date_from and date_to and date_from > date_to:
+    if args.date_from and args.date_to and args.date_from > args.date_to:
         errors["date_from"] = "Ngày bắt đầu lọc phải trước hoặc bằng ngày kết thúc."
-    return date_from, date_to
+    return args.date_from, args.date_to
 
 
 @bp.get("/logs")
+@operation(query=LogQuery, response=page_response())
 def list_logs():
     """Log rows of the caller's stations, newest first, with the console's filters."""
-    args = request.args
-    reject_unknown(
-        args, {"station", "date_from", "date_to", "status", "campaign", "page", "per_page"}
-    )
+    args = read_query(LogQuery, BAD_FILTER)
     errors: dict[str, str] = {}
-    filters = LogFilter(campaign=args.get("campaign", "").strip())
-    if args.get("station"):
-        filters.station = station_field(args["station"], "station", errors)
+    filters = LogFilter(campaign=args.campaign.strip())
+    if args.station:
+        filters.station = station_field(args.station, "station", errors)
     filters.date_from, filters.date_to = _period(args, errors)
-    if args.get("status"):
-        try:
-            filters.status = LogStatus(args["status"])
-        except ValueError:
-            errors["status"] = "Một trong: " + ", ".join(s.value for s in LogStatus) + "."
-    page, per_page = page_args(args, errors, default=LOGS_PER_PAGE)
+    if args.status:
+        filters.status = LogStatus(args.status)
+    page, per_page = args.page, args.per_page or LOGS_PER_PAGE
     if errors:
         raise ValidationError(BAD_FILTER, errors)
     query = log_query(current_user, filters)
@@ -82,12 +68,12 @@ def list_logs():
 
 
 @bp.get("/logs/verify")
+@operation(query=VerifyQuery)
 def verify_logs():
     """Check the hash chains of the caller's stations (or one), optionally of a period."""
-    args = request.args
-    reject_unknown(args, {"station", "date_from", "date_to"})
+    args = read_query(VerifyQuery, BAD_FILTER)
     errors: dict[str, str] = {}
-    station = station_field(args["station"], "station", errors) if args.get("station") else None
+    station = station_field(args.station, "station", errors) if args.station else None
     date_from, date_to = _period(args, errors)
     if errors:
         raise ValidationError(BAD_FILTER, errors)

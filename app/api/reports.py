@@ -10,7 +10,9 @@ from flask import request
 from flask_login import current_user
 
 from app.api import bp
-from app.api.schedules import BAD_FILTER, local_iso, reject_unknown
+from app.api.openapi import operation
+from app.api.schedules import BAD_FILTER, local_iso
+from app.api.schemas import ReportQuery, read_query
 from app.core.errors import NotFound, ValidationError
 from app.reports.exports import campaign_document, dashboard_document, send_export, slugify
 from app.reports.service import (
@@ -25,10 +27,7 @@ from app.reports.service import (
 )
 from app.reports.views import period_stem, read_filters
 
-FILTER_ARGS = frozenset(
-    {"period", "date", "end", "unit", "station", "campaign", "source", "script", "priority"}
-)
-API_FORMATS = ("json", "csv")
+REPORT_RESPONSE = {"application/json": {"schema": {"type": "object"}}, "text/csv": {}}
 
 
 def _request(all_time: bool) -> tuple[ReportFilter, str]:
@@ -37,18 +36,14 @@ def _request(all_time: bool) -> tuple[ReportFilter, str]:
     A unit, station or script that does not exist or lies outside the caller's subtree is 404
     (the same answer for both); other bad values are 422 with every bad field named.
     """
-    args = request.args
-    reject_unknown(args, FILTER_ARGS | {"format"})
-    parsed = read_filters(current_user, args, all_time=all_time)
+    query = read_query(ReportQuery, BAD_FILTER)
+    parsed = read_filters(current_user, request.args, all_time=all_time)
     errors = dict(parsed.errors)
-    fmt = (args.get("format") or "json").strip().lower()
-    if fmt not in API_FORMATS:
-        errors["format"] = "Định dạng không hợp lệ; chọn json hoặc csv."
     if parsed.not_found:
         raise NotFound(next(iter(parsed.errors.values())), errors)
     if errors:
         raise ValidationError(BAD_FILTER, errors)
-    return parsed.filters, fmt
+    return parsed.filters, query.format or "json"
 
 
 def tally_json(tally: Tally) -> dict:
@@ -161,6 +156,7 @@ def campaign_json(report: CampaignReport) -> dict:
 
 
 @bp.get("/reports/airtime")
+@operation(query=ReportQuery, response=REPORT_RESPONSE)
 def airtime_report():
     """Planned against aired by station, campaign, script, priority and day (default: month)."""
     filters, fmt = _request(all_time=False)
@@ -172,6 +168,7 @@ def airtime_report():
 
 
 @bp.get("/reports/campaign")
+@operation(query=ReportQuery, response=REPORT_RESPONSE)
 def campaign_proof():
     """A campaign's or a source document's proof (default: its whole run, period=all)."""
     filters, fmt = _request(all_time=True)

@@ -6,27 +6,42 @@ Times go out in Vietnam time (+07:00) and come in with any offset; dates are loc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 
-from flask import jsonify, request
+from flask import jsonify
 from flask_login import current_user
 from sqlalchemy import select
 
 from app.api import bp
-from app.api.scripts import _payload
+from app.api.openapi import operation, page_response
+from app.api.schemas import (
+    CODE_CHARS,
+    MAX_PER_PAGE,
+    AirNowIn,
+    CancelIn,
+    LiveReadIn,
+    RecurrenceIn,
+    RundownQuery,
+    ScheduleIn,
+    ScheduleQuery,
+    SkipIn,
+    StationQuery,
+    is_clean,
+    read_body,
+    read_query,
+)
 from app.auth.permissions import Permission, in_scope, require
 from app.broadcast.models import BroadcastLog
 from app.core import clock
-from app.core.errors import DomainError, NotFound, ValidationError
+from app.core.errors import NotFound, ValidationError
 from app.extensions import db
 from app.org.models import Station, Unit
 from app.schedules import playout, service
 from app.schedules.models import Airing, CancelledOccurrence, Schedule
 from app.schedules.plan import BLOCKING, DEFAULT_GAP_SECONDS, Problem
 from app.schedules.recurrence import (
-    KINDS,
     LOCAL_TZ,
     Recurrence,
     RecurrenceError,
@@ -40,34 +55,6 @@ BAD_INPUT = "Dữ liệu gửi lên chưa hợp lệ: hãy sửa các trường 
 BAD_FILTER = "Tham số lọc không hợp lệ."
 NO_STATION = "Không có đài mã này trong phạm vi của bạn."
 NO_SCRIPT = "Kịch bản không tồn tại hoặc nằm ngoài phạm vi đơn vị của bạn."
-MAX_PER_PAGE = 100
-
-SCHEDULE_FIELDS = frozenset(
-    {
-        "script",
-        "stations",
-        "units",
-        "recurrence",
-        "priority",
-        "gap_seconds",
-        "confirm_warnings",
-        "dry_run",
-    }
-)
-RECURRENCE_FIELDS = frozenset(
-    {
-        "kind",
-        "times",
-        "per_session",
-        "every_minutes",
-        "window_start",
-        "window_end",
-        "weekdays",
-        "start_date",
-        "end_date",
-        "count",
-    }
-)
 # The recurrence fields that belong to one kind only.
 KIND_FIELDS = {
     "times": "times",
@@ -76,13 +63,7 @@ KIND_FIELDS = {
     "window_start": "every",
     "window_end": "every",
 }
-
-
-class UnknownFields(DomainError):
-    """A body or query names fields the endpoint does not know: refused, never ignored."""
-
-    status = 400
-    code = "unknown_fields"
+RECURRENCE_FIELDS = frozenset(RecurrenceIn.model_fields)
 
 
 # --- Shared helpers (the logs endpoints use them too) -----------------------------------------
@@ -103,70 +84,6 @@ def local_midnight(day: date) -> datetime:
     return datetime.combine(day, time(), LOCAL_TZ).astimezone(UTC)
 
 
-def is_int(value) -> bool:
-    """An integer, and not a boolean (JSON true is not 1 here)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value) -> bool:
-    """An integer or a float, and not a boolean."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def reject_unknown(data, allowed: Iterable[str], prefix: str = "") -> None:
-    """Answer 400 when data (a body or the query string) has keys outside allowed."""
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        names = [prefix + name for name in unknown]
-        raise UnknownFields(
-            "Trường không được hỗ trợ: " + ", ".join(f"“{n}”" for n in names) + ".",
-            dict.fromkeys(names, "Trường không được hỗ trợ."),
-        )
-
-
-def date_arg(args, key: str, errors: dict) -> date | None:
-    """An optional YYYY-MM-DD value of a mapping (query string or body)."""
-    value = args.get(key)
-    if value in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        errors[key] = "Ngày phải có dạng YYYY-MM-DD."
-        return None
-
-
-def instant(data: dict, key: str, errors: dict) -> datetime | None:
-    """A required ISO 8601 date-time with an offset (any offset), as aware UTC."""
-    value = data.get(key)
-    if value in (None, ""):
-        errors[key] = "Bắt buộc: thời điểm có múi giờ, ví dụ 2026-11-28T05:45:00+07:00."
-        return None
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        errors[key] = "Thời điểm phải theo ISO 8601, ví dụ 2026-11-28T05:45:00+07:00."
-        return None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        errors[key] = "Thiếu múi giờ: ghi rõ, ví dụ 2026-11-28T05:45:00+07:00."
-        return None
-    return parsed.astimezone(UTC)
-
-
-def page_args(args, errors: dict, default: int) -> tuple[int, int]:
-    """page (from 1) and per_page (1 to 100) of a list endpoint."""
-    page, per_page = args.get("page", "1"), args.get("per_page", str(default))
-    if not page.isdigit() or int(page) < 1:
-        errors["page"] = "Số trang phải là số nguyên dương."
-    if not per_page.isdigit() or not 1 <= int(per_page) <= MAX_PER_PAGE:
-        errors["per_page"] = f"Từ 1 đến {MAX_PER_PAGE}."
-    if "page" in errors or "per_page" in errors:
-        return 1, default
-    return int(page), int(per_page)
-
-
 def page_of(items: list, page: int, per_page: int, to_json: Callable) -> dict:
     """One page of an already filtered list, in the scripts API's shape."""
     chunk = items[(page - 1) * per_page : page * per_page]
@@ -178,18 +95,9 @@ def page_of(items: list, page: int, per_page: int, to_json: Callable) -> dict:
     }
 
 
-def flag(args, key: str, errors: dict) -> bool:
-    """A true/false query parameter (also 1/0), false when missing."""
-    value = args.get(key, "false").strip().lower()
-    if value not in {"true", "false", "1", "0"}:
-        errors[key] = "true hoặc false."
-        return False
-    return value in {"true", "1"}
-
-
-def find_station(code) -> Station | None:
+def find_station(code: str) -> Station | None:
     """The station with this code (codes are stored upper-case), in the caller's scope."""
-    if not isinstance(code, str) or not code.strip():
+    if not code.strip() or len(code) > CODE_CHARS or not is_clean(code):
         return None
     station = db.session.scalar(select(Station).where(Station.code == code.strip().upper()))
     if station is None or not in_scope(current_user, station.unit):
@@ -408,46 +316,42 @@ def rundown_row_json(row: service.RundownRow) -> dict:
 
 
 @bp.get("/stations")
+@operation(query=StationQuery, response=page_response())
 def list_stations():
     """Stations of the caller's units, by code."""
-    args = request.args
-    reject_unknown(args, {"unit", "active", "page", "per_page"})
-    errors: dict[str, str] = {}
+    args = read_query(StationQuery, BAD_FILTER)
     query = (
         select(Station)
         .join(Unit, Station.unit_id == Unit.id)
         .where(Unit.path.startswith(current_user.unit.path))
         .order_by(Station.code)
     )
-    if args.get("unit"):
-        unit = db.session.scalar(select(Unit).where(Unit.code == args["unit"].strip().upper()))
+    if args.unit:
+        unit = db.session.scalar(select(Unit).where(Unit.code == args.unit.strip().upper()))
         if unit is None or not in_scope(current_user, unit):
-            errors["unit"] = "Không có đơn vị mã này trong phạm vi của bạn."
-        else:
-            query = query.where(Unit.path.startswith(unit.path))
-    if args.get("active"):
-        query = query.where(Station.active.is_(flag(args, "active", errors)))
-    page, per_page = page_args(args, errors, default=MAX_PER_PAGE)
-    if errors:
-        raise ValidationError(BAD_FILTER, errors)
-    return page_of(list(db.session.scalars(query)), page, per_page, station_json)
+            raise ValidationError(
+                BAD_FILTER, {"unit": "Không có đơn vị mã này trong phạm vi của bạn."}
+            )
+        query = query.where(Unit.path.startswith(unit.path))
+    if args.active is not None:
+        query = query.where(Station.active.is_(args.active))
+    per_page = args.per_page or MAX_PER_PAGE
+    return page_of(list(db.session.scalars(query)), args.page, per_page, station_json)
 
 
 @bp.get("/stations/<code>")
+@operation()
 def get_station(code: str):
     """One station with its sessions."""
     return station_json(station_by_code(code))
 
 
 @bp.get("/stations/<code>/rundown")
+@operation(query=RundownQuery)
 def station_rundown(code: str):
     """The station's airings of one local day (?date=YYYY-MM-DD, default today)."""
     station = station_by_code(code)
-    reject_unknown(request.args, {"date"})
-    errors: dict[str, str] = {}
-    day = date_arg(request.args, "date", errors) or today()
-    if errors:
-        raise ValidationError(BAD_FILTER, errors)
+    day = read_query(RundownQuery, BAD_FILTER).date or today()
     rows = service.rundown(current_user, station, day)
     return {
         "station": station.code,
@@ -478,12 +382,9 @@ def _rule_fields() -> Iterator[None]:
         raise
 
 
-def _one_time(value, key: str, errors: dict) -> time | None:
+def _one_time(value: str | None, key: str, errors: dict) -> time | None:
     """A single wall-clock time such as "05:00" or "5h"."""
     if value is None:
-        return None
-    if not isinstance(value, str):
-        errors[key] = "Giờ dạng HH:MM, ví dụ “05:00”."
         return None
     try:
         found = parse_times(value)
@@ -496,22 +397,19 @@ def _one_time(value, key: str, errors: dict) -> time | None:
     return found[0]
 
 
-def _recurrence_parts(data: dict, errors: dict) -> dict:
-    """The Recurrence keyword arguments a body's "recurrence" object gives (dates may be None)."""
+def _recurrence_parts(rule: RecurrenceIn, errors: dict) -> dict:
+    """The Recurrence keyword arguments of a validated rule (dates may be None)."""
     p = "recurrence."
-    kind = data.get("kind")
-    if kind not in KINDS:
-        errors[p + "kind"] = "Bắt buộc, một trong: " + ", ".join(KINDS) + "."
-        return {}
+    kind = rule.kind
     for name, owner in KIND_FIELDS.items():
-        if data.get(name) is not None and owner != kind:
+        if getattr(rule, name) is not None and owner != kind:
             errors[p + name] = f"Chỉ dùng với kind “{owner}”."
     parts: dict = {"kind": kind}
     if kind == "times":
-        raw = data.get("times")
-        if isinstance(raw, list) and all(isinstance(t, str) for t in raw):
+        raw = rule.times
+        if isinstance(raw, list):
             raw = ", ".join(raw)
-        if not isinstance(raw, str):
+        if raw is None:
             errors[p + "times"] = "Bắt buộc: chuỗi như “05:45, 17:15” hoặc danh sách giờ HH:MM."
         else:
             try:
@@ -520,42 +418,25 @@ def _recurrence_parts(data: dict, errors: dict) -> dict:
                 errors[p + "times"] = exc.message
     for name in ("per_session", "every_minutes"):
         if KIND_FIELDS[name] == kind:
-            value = data.get(name)
-            if not is_int(value):
+            value = getattr(rule, name)
+            if value is None:
                 errors[p + name] = "Bắt buộc, số nguyên."
             else:
                 parts[name] = value
     if kind == "every":
-        parts["window_start"] = _one_time(data.get("window_start"), p + "window_start", errors)
-        parts["window_end"] = _one_time(data.get("window_end"), p + "window_end", errors)
-    weekdays = data.get("weekdays", [1, 2, 3, 4, 5, 6, 7])
-    if not isinstance(weekdays, list) or not all(is_int(d) for d in weekdays):
-        errors[p + "weekdays"] = "Danh sách số từ 1 (thứ Hai) đến 7 (Chủ nhật)."
-    else:
-        parts["weekdays"] = weekdays
-    count = data.get("count")
-    if count is not None and not is_int(count):
-        errors[p + "count"] = "Số nguyên hoặc null."
-    else:
-        parts["count"] = count
-    parts["start_date"] = date_arg(data, "start_date", errors)
-    parts["end_date"] = date_arg(data, "end_date", errors)
-    for name in ("start_date", "end_date"):
-        if name in errors:
-            errors[p + name] = errors.pop(name)
+        parts["window_start"] = _one_time(rule.window_start, p + "window_start", errors)
+        parts["window_end"] = _one_time(rule.window_end, p + "window_end", errors)
+    parts["weekdays"] = rule.weekdays
+    parts["count"] = rule.count
+    parts["start_date"] = rule.start_date
+    parts["end_date"] = rule.end_date
     return parts
 
 
-def _code_list(data: dict, key: str, errors: dict, find: Callable) -> list:
+def _code_list(codes: list[str] | None, key: str, errors: dict, find: Callable) -> list:
     """Stations or units named by code in a list."""
-    codes = data.get(key, [])
-    if codes is None:
-        return []
-    if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-        errors[key] = "Danh sách mã."
-        return []
     found = []
-    for code in codes:
+    for code in codes or []:
         item = find(code)
         if item is None:
             what = "đài" if key == "stations" else "đơn vị"
@@ -571,7 +452,7 @@ def _find_unit(code: str) -> Unit | None:
     return unit if unit is not None and in_scope(current_user, unit) else None
 
 
-def _script_ref(value) -> Script:
+def _script_ref(value: int) -> Script:
     """The script a body names by id; unknown ones answer like invisible ones (404)."""
     script = db.session.get(Script, value)
     if script is None:
@@ -580,51 +461,41 @@ def _script_ref(value) -> Script:
     return script
 
 
-def _schedule_input(data: dict) -> tuple[service.ScheduleInput, bool]:
-    """Read a create body into the service's input; the second value is dry_run."""
-    reject_unknown(data, SCHEDULE_FIELDS)
-    rule = data.get("recurrence")
-    if isinstance(rule, dict):
-        reject_unknown(rule, RECURRENCE_FIELDS, "recurrence.")
+def _schedule_input(data: ScheduleIn) -> tuple[service.ScheduleInput, bool]:
+    """Read a validated create body into the service's input; the second value is dry_run."""
     errors: dict[str, str] = {}
-    if not is_int(data.get("script")):
-        errors["script"] = "Bắt buộc: mã số (id) của kịch bản đã duyệt."
-    stations = _code_list(data, "stations", errors, find_station)
-    units = _code_list(data, "units", errors, _find_unit)
-    priority = None
-    if data.get("priority") is not None:
-        try:
-            priority = Priority(data["priority"])
-        except ValueError:
-            errors["priority"] = "Một trong: normal, priority, emergency (hoặc null)."
-    gap = data.get("gap_seconds", DEFAULT_GAP_SECONDS)
-    if not is_number(gap):
-        errors["gap_seconds"] = "Số giây."
-    for key in ("confirm_warnings", "dry_run"):
-        if not isinstance(data.get(key, False), bool):
-            errors[key] = "true hoặc false."
-    parts: dict = {}
-    if not isinstance(rule, dict):
-        errors["recurrence"] = "Bắt buộc: đối tượng {kind, times, weekdays, start_date, …}."
-    else:
-        parts = _recurrence_parts(rule, errors)
+    stations = _code_list(data.stations, "stations", errors, find_station)
+    units = _code_list(data.units, "units", errors, _find_unit)
+    parts = _recurrence_parts(data.recurrence, errors)
     if errors:
         raise ValidationError(BAD_INPUT, errors)
-    script = _script_ref(data["script"])
+    script = _script_ref(data.script)
     if parts["start_date"] is None or parts["end_date"] is None:
         start, end = service.default_dates(script, today())
         parts["start_date"] = parts["start_date"] or start
         parts["end_date"] = parts["end_date"] or end
+    gap = DEFAULT_GAP_SECONDS if data.gap_seconds is None else data.gap_seconds
     result = service.ScheduleInput(
         script=script,
         recurrence=Recurrence(**parts),
         stations=stations,
         units=units,
-        priority=priority,
+        priority=Priority(data.priority) if data.priority else None,
         gap_seconds=float(gap),
-        confirm_warnings=data.get("confirm_warnings", False),
+        confirm_warnings=data.confirm_warnings,
     )
-    return result, data.get("dry_run", False)
+    return result, data.dry_run
+
+
+def placed_json(placed: service.PlacedAiring) -> dict:
+    """One airing as the check places it: the rule's time and when it really airs."""
+    return {
+        "station": placed.station.code,
+        "planned": local_iso(placed.planned),
+        "start": local_iso(placed.start),
+        "end": local_iso(placed.end),
+        "session": placed.session or None,
+    }
 
 
 def _problems_response(exc: service.ScheduleProblems):
@@ -637,46 +508,43 @@ def _problems_response(exc: service.ScheduleProblems):
         "fields": exc.fields,
         "problems": [problem_json(p) for p in exc.problems],
     }
+    if exc.result is not None:
+        body["airings"] = [placed_json(a) for a in exc.result.airings]
     return jsonify(body), status
 
 
 @bp.get("/schedules")
+@operation(query=ScheduleQuery, response=page_response())
 def list_schedules():
     """Schedules the caller may see, newest first."""
-    args = request.args
-    reject_unknown(args, {"station", "script", "include_deleted", "page", "per_page"})
+    args = read_query(ScheduleQuery, BAD_FILTER)
     errors: dict[str, str] = {}
-    station = station_field(args["station"], "station", errors) if args.get("station") else None
-    script = None
-    if args.get("script"):
-        if not args["script"].isdigit():
-            errors["script"] = "Mã số (id) kịch bản."
-        else:
-            script = db.session.get(Script, int(args["script"]))
-    include_deleted = flag(args, "include_deleted", errors)
-    page, per_page = page_args(args, errors, default=20)
+    station = station_field(args.station, "station", errors) if args.station else None
     if errors:
         raise ValidationError(BAD_FILTER, errors)
-    if args.get("script") and script is None:
+    script = db.session.get(Script, args.script) if args.script else None
+    if args.script and script is None:
         found: list[Schedule] = []
     else:
         found = service.list_schedules(
-            current_user, station=station, script=script, include_deleted=include_deleted
+            current_user, station=station, script=script, include_deleted=args.include_deleted
         )
-    return page_of(found, page, per_page, schedule_json)
+    return page_of(found, args.page, args.per_page or 20, schedule_json)
 
 
 @bp.get("/schedules/<int:schedule_id>")
+@operation()
 def get_schedule(schedule_id: int):
     """One schedule with its cancelled occurrences."""
     return schedule_json(service.get_schedule(current_user, schedule_id), detail=True)
 
 
 @bp.post("/schedules")
+@operation(body=ScheduleIn, status=201, extra_statuses=(200,))
 def create_schedule():
     """Check and save a schedule; {"dry_run": true} only checks."""
     require(current_user, Permission.SCHEDULE_EDIT)
-    data = _payload()
+    data = read_body(ScheduleIn, BAD_INPUT)
     with _rule_fields():
         schedule_input, dry_run = _schedule_input(data)
         if dry_run:
@@ -691,6 +559,7 @@ def create_schedule():
                 "first": local_iso(result.first),
                 "last": local_iso(result.last),
                 "airs_on": [s.code for s in result.stations],
+                "airings": [placed_json(a) for a in result.airings],
                 "recurrence": recurrence_json(rec),
                 "rrule": to_rrule(rec),
             }
@@ -702,6 +571,7 @@ def create_schedule():
 
 
 @bp.delete("/schedules/<int:schedule_id>")
+@operation()
 def delete_schedule(schedule_id: int):
     """Stop a schedule; its future planned airings go."""
     require(current_user, Permission.SCHEDULE_EDIT)
@@ -710,23 +580,19 @@ def delete_schedule(schedule_id: int):
 
 
 @bp.post("/schedules/<int:schedule_id>/cancellations")
+@operation(body=CancelIn, status=201)
 def cancel_occurrence(schedule_id: int):
     """Call off one occurrence, on one station or (no station) on all."""
     require(current_user, Permission.SCHEDULE_EDIT)
     schedule = service.get_schedule(current_user, schedule_id)
-    data = _payload()
-    reject_unknown(data, {"occurs_at", "station", "reason"})
+    data = read_body(CancelIn, BAD_INPUT)
     errors: dict[str, str] = {}
-    occurs_at = instant(data, "occurs_at", errors)
     station = None
-    if data.get("station") is not None:
-        station = station_field(data["station"], "station", errors)
-    reason = data.get("reason", "")
-    if not isinstance(reason, str):
-        errors["reason"] = "Chuỗi ký tự."
+    if data.station is not None:
+        station = station_field(data.station, "station", errors)
     if errors:
         raise ValidationError(BAD_INPUT, errors)
-    row = service.cancel_occurrence(current_user, schedule, station, occurs_at, reason)
+    row = service.cancel_occurrence(current_user, schedule, station, data.occurs_at, data.reason)
     return cancellation_json(row), 201
 
 
@@ -734,72 +600,53 @@ def cancel_occurrence(schedule_id: int):
 
 
 @bp.post("/stations/<code>/air-now")
+@operation(body=AirNowIn, status=201)
 def air_now(code: str):
     """Air an approved script on the station at once, as khẩn cấp."""
     require(current_user, Permission.PLAYOUT_CONTROL)
     station = station_by_code(code)
-    data = _payload()
-    reject_unknown(data, {"script", "note"})
-    errors: dict[str, str] = {}
-    if not is_int(data.get("script")):
-        errors["script"] = "Bắt buộc: mã số (id) của kịch bản đã duyệt."
-    if not isinstance(data.get("note", ""), str):
-        errors["note"] = "Chuỗi ký tự."
-    if errors:
-        raise ValidationError(BAD_INPUT, errors)
-    script = _script_ref(data["script"])
-    airings = playout.air_now(current_user, script, [station], data.get("note", ""))
+    data = read_body(AirNowIn, BAD_INPUT)
+    script = _script_ref(data.script)
+    airings = playout.air_now(current_user, script, [station], data.note)
     return airing_json(airings[0]), 201
 
 
 @bp.post("/airings/<int:airing_id>/skip")
+@operation(body=SkipIn)
 def skip_airing(airing_id: int):
     """Take a planned airing off the air, with a reason; answers its log row."""
     require(current_user, Permission.PLAYOUT_CONTROL)
     airing = playout.get_airing(current_user, airing_id)
-    data = _payload()
-    reject_unknown(data, {"reason"})
-    reason = data.get("reason", "")
-    if not isinstance(reason, str):
-        raise ValidationError(BAD_INPUT, {"reason": "Chuỗi ký tự."})
-    return log_json(playout.skip_airing(current_user, airing, reason))
+    data = read_body(SkipIn, BAD_INPUT)
+    return log_json(playout.skip_airing(current_user, airing, data.reason))
 
 
 @bp.post("/stations/<code>/live-reads")
+@operation(body=LiveReadIn, status=201)
 def record_live_read(code: str):
     """Log a spot an operator read on air by hand; answers its log row."""
     require(current_user, Permission.PLAYOUT_CONTROL)
     station = station_by_code(code)
-    data = _payload()
-    reject_unknown(data, {"started_at", "duration_s", "script", "airing", "note"})
+    data = read_body(LiveReadIn, BAD_INPUT)
     errors: dict[str, str] = {}
-    started = instant(data, "started_at", errors)
-    duration = data.get("duration_s")
-    if not is_number(duration):
-        errors["duration_s"] = "Bắt buộc: số giây."
     script = airing = None
-    if data.get("script") is not None:
-        script = db.session.get(Script, data["script"]) if is_int(data["script"]) else None
+    if data.script is not None:
+        script = db.session.get(Script, data.script)
         if script is None:
             errors["script"] = NO_SCRIPT
-    if data.get("airing") is not None:
+    if data.airing is not None:
         try:
-            if not is_int(data["airing"]):
-                raise NotFound("Không tìm thấy lượt phát.")
-            airing = playout.get_airing(current_user, data["airing"])
+            airing = playout.get_airing(current_user, data.airing)
         except NotFound as exc:
             errors["airing"] = exc.message
-    note = data.get("note", "")
-    if not isinstance(note, str):
-        errors["note"] = "Chuỗi ký tự."
     if errors:
         raise ValidationError(BAD_INPUT, errors)
     read = playout.LiveRead(
         station=station,
-        started_at=started,
-        duration_s=float(duration),
+        started_at=data.started_at,
+        duration_s=float(data.duration_s),
         script=script,
-        note=note,
+        note=data.note,
         airing=airing,
     )
     return log_json(playout.record_live_read(current_user, read)), 201

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from app.api import bp
-from app.api.scripts import _payload
+from app.api.openapi import AUDIO, operation
+from app.api.schemas import NormalizeIn, RenderIn, read_body
 from app.auth.permissions import Permission, in_scope, require
 from app.core.errors import ValidationError
 from app.core.text import nfc
@@ -17,25 +18,21 @@ from app.scripts import service as scripts_service
 from app.speech import service
 from app.speech.views import audio_response, render_status
 
-MAX_NORMALIZE_CHARS = 100_000
+BAD_RENDER = "Yêu cầu tạo âm thanh chưa hợp lệ."
 
 
 @bp.post("/speech/normalize")
+@operation(body=NormalizeIn)
 def normalize_text():
     """{"text", "unit"?} -> {"spoken", "spans", "warnings"} with the unit's lexicon."""
     require(current_user, Permission.SCRIPT_VIEW)
-    data = _payload()
-    text = data.get("text")
-    if not isinstance(text, str):
-        raise ValidationError("Thiếu “text” (chuỗi ký tự).", {"text": "Bắt buộc."})
-    if len(text) > MAX_NORMALIZE_CHARS:
-        raise ValidationError("Văn bản quá dài (tối đa 100.000 ký tự).", {"text": "Quá dài."})
+    data = read_body(NormalizeIn, "Thiếu “text” (chuỗi ký tự) hoặc dữ liệu chưa hợp lệ.")
     unit = current_user.unit
-    if data.get("unit"):
-        unit = db.session.scalar(select(Unit).where(Unit.code == str(data["unit"])))
+    if data.unit:
+        unit = db.session.scalar(select(Unit).where(Unit.code == data.unit))
         if unit is None or not in_scope(current_user, unit):
             raise ValidationError("Đơn vị không tồn tại hoặc ngoài phạm vi.", {"unit": "?"})
-    return service.normalize_for(unit, nfc(text)).as_dict()
+    return service.normalize_for(unit, nfc(data.text)).as_dict()
 
 
 def _render_json(render) -> dict:
@@ -50,53 +47,42 @@ def _render_json(render) -> dict:
 
 
 @bp.post("/scripts/<int:script_id>/renders")
+@operation(body=RenderIn, body_optional=True, status=202, extra_statuses=(200,))
 def start_render(script_id: int):
     """Queue a render of the current version; answers 202 with the render's id."""
     require(current_user, Permission.SPEECH_RENDER)
     script = scripts_service.get_script(current_user, script_id)
-    data = request.get_json(silent=True)
-    data = {} if data is None and not request.data else _payload()
-    errors: dict[str, str] = {}
+    data = read_body(RenderIn, BAD_RENDER, optional=True)
     station = None
-    if data.get("station"):
-        station = db.session.scalar(select(Station).where(Station.code == str(data["station"])))
+    if data.station:
+        station = db.session.scalar(select(Station).where(Station.code == data.station))
         if station is None or not in_scope(current_user, station.unit):
             # The same answer for both, so codes of other units cannot be probed.
-            errors["station"] = "Không có đài mã này trong phạm vi của bạn."
-            station = None
-    speed = data.get("speed", 100)
-    if not isinstance(speed, int) or isinstance(speed, bool):
-        errors["speed"] = "Số nguyên (phần trăm)."
-    settings = data.get("settings", {})
-    if not isinstance(settings, dict):
-        errors["settings"] = "Phải là một đối tượng JSON."
-    if not isinstance(data.get("allow_fallback", True), bool):
-        errors["allow_fallback"] = "true hoặc false."
-    for key in ("engine", "voice", "intro_text"):
-        if data.get(key) is not None and not isinstance(data[key], str):
-            errors[key] = "Chuỗi ký tự."
-    if errors:
-        raise ValidationError("Yêu cầu tạo âm thanh chưa hợp lệ.", errors)
+            raise ValidationError(
+                BAD_RENDER, {"station": "Không có đài mã này trong phạm vi của bạn."}
+            )
     req = service.RenderRequest(
-        engine=data.get("engine"),
-        voice=data.get("voice"),
-        speed=speed,
+        engine=data.engine,
+        voice=data.voice,
+        speed=data.speed,
         station=station,
-        intro_text=data.get("intro_text"),
-        settings=settings,
-        allow_fallback=data.get("allow_fallback", True),
+        intro_text=data.intro_text,
+        settings=data.settings.model_dump(exclude_none=True),
+        allow_fallback=data.allow_fallback,
     )
     render = service.request_render(current_user, script, req)
     return _render_json(render), 200 if render.cached else 202
 
 
 @bp.get("/renders/<int:render_id>")
+@operation()
 def get_render(render_id: int):
     """Status, progress, engine, voice, measurements, sha256 and the audio URL of a render."""
     return _render_json(service.get_render(current_user, render_id))
 
 
 @bp.get("/renders/<int:render_id>/audio")
+@operation(response={"audio/mpeg": AUDIO, "audio/wav": AUDIO}, extra_statuses=(409,))
 def render_audio(render_id: int):
     """The audio file of a finished render."""
     return audio_response(service.get_render(current_user, render_id))

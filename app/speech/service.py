@@ -36,6 +36,7 @@ from app.speech.pipeline import (
 MAX_TERM_CHARS = 100
 MAX_SPOKEN_CHARS = 400
 MAX_OVERRIDE_CHARS = 40_000
+INTRO_MAX = 300  # characters of the intro line, as typed and as read (Render.intro_text)
 PROGRESS_STEP = 0.05
 
 
@@ -429,8 +430,8 @@ def resolve_options(request: RenderRequest) -> RenderOptions:
     if intro is None:
         intro = station.intro_text if station else ""
     intro = " ".join(nfc(intro).split())
-    if len(intro) > 300:
-        errors["intro_text"] = "Câu giới thiệu tối đa 300 ký tự."
+    if len(intro) > INTRO_MAX:
+        errors["intro_text"] = f"Câu giới thiệu tối đa {INTRO_MAX} ký tự."
     if errors:
         raise ValidationError("Thiết lập tạo âm thanh chưa hợp lệ.", errors)
     return RenderOptions(
@@ -470,6 +471,13 @@ def request_render(actor: User, script: Script, request: RenderRequest) -> Rende
     options = resolve_options(request)
     if options.intro_text:
         options = replace(options, intro_text=spoken_intro(script.unit, options.intro_text))
+        # Numbers and abbreviations read out grow the line: the spoken one must fit too.
+        if len(options.intro_text) > INTRO_MAX:
+            message = (
+                f"Câu giới thiệu khi đọc thành lời dài {len(options.intro_text)} ký tự, "
+                f"quá {INTRO_MAX} ký tự: hãy rút ngắn câu giới thiệu."
+            )
+            raise ValidationError(message, {"intro_text": message})
     spoken = spoken_for(script)
     if not spoken.text.strip():
         raise ValidationError(

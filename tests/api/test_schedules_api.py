@@ -8,6 +8,7 @@ from datetime import time
 import pytest
 from sqlalchemy import func, select
 
+from app.api.schedules import local_iso
 from app.audit.models import AuditEvent
 from app.auth.models import Role
 from app.broadcast.models import BroadcastLog
@@ -357,11 +358,22 @@ def test_dry_run_reports_the_check_and_saves_nothing(call, desk):
     assert data["dry_run"] is True and data["can_save"] is True
     assert data["problems"] == []
     assert data["occurrences"] == 28
-    assert data["first"] == "2026-11-28T05:45:00+07:00"
-    assert data["last"] == "2026-12-04T17:15:00+07:00"
+    assert data["first"] == "2026-11-28T05:30:00+07:00"
+    assert data["last"] == "2026-12-04T17:00:00+07:00"
     assert data["airs_on"] == ["PT-CITY", "PT-PHUTHUY"]
     assert data["rrule"].startswith("DTSTART;TZID=Asia/Ho_Chi_Minh:20261128T054500")
     assert stored() == before
+    # The list the dry run gives is the one the save stores, to the second.
+    assert len(data["airings"]) == 28
+    assert data["airings"][0]["planned"] == "2026-11-28T05:45:00+07:00"
+    assert data["airings"][0]["start"] == "2026-11-28T05:30:00+07:00"
+    saved = call("operator").post("/api/v1/schedules", json=body(desk))
+    assert saved.status_code == 201
+    rows = db.session.scalars(select(Airing)).all()
+    stored_list = sorted(
+        (a.station.code, local_iso(a.planned_at), local_iso(a.sequenced_at)) for a in rows
+    )
+    assert stored_list == sorted((a["station"], a["planned"], a["start"]) for a in data["airings"])
 
 
 def test_dry_run_with_warnings_says_it_cannot_save_yet(call, desk):

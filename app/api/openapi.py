@@ -1,0 +1,184 @@
+"""The OpenAPI 3.1 description of /api/v1, built from the request schemas each route declares."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app, request
+from pydantic.json_schema import models_json_schema
+
+from app.api import bp
+from app.api.schemas import CODE_CHARS, MAX_ID, NoBody, Schema, read_query
+
+REF = "#/components/schemas/{model}"
+JSON = "application/json"
+ERROR_STATUSES = {
+    "400": "Trường không được hỗ trợ (`unknown_fields`) hoặc yêu cầu hỏng.",
+    "401": "Thiếu mã truy cập hoặc mã không hợp lệ.",
+    "403": "Vai trò không được làm việc này.",
+    "404": "Không có, hoặc nằm ngoài phạm vi đơn vị.",
+    "409": "Xung đột: đã đổi, đã duyệt, đã hủy… hoặc cần xác nhận cảnh báo.",
+    "413": "Nội dung gửi lên quá lớn.",
+    "422": "Dữ liệu không hợp lệ; xem `fields`.",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "message", "fields"],
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+        "problems": {"type": "array", "items": {"type": "object"}},
+    },
+}
+PAGE_SCHEMA = {
+    "type": "object",
+    "required": ["items", "page", "per_page", "total"],
+    "properties": {
+        "items": {"type": "array", "items": {"type": "object"}},
+        "page": {"type": "integer", "minimum": 1},
+        "per_page": {"type": "integer", "minimum": 1},
+        "total": {"type": "integer", "minimum": 0},
+    },
+}
+AUDIO = {"schema": {"type": "string", "format": "binary"}}
+
+
+@dataclass
+class Operation:
+    """What a route reads and answers, for the description."""
+
+    query: type[Schema] | None = None
+    body: type[Schema] | None = None
+    body_optional: bool = False
+    status: int = 200
+    response: dict = field(default_factory=lambda: {JSON: {"schema": {"type": "object"}}})
+    extra_statuses: tuple[int, ...] = ()
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def operation(**kwargs) -> Callable:
+    """Declare a view's query and body schemas and its success answer."""
+
+    def register(view: Callable) -> Callable:
+        OPERATIONS[f"{bp.name}.{view.__name__}"] = Operation(**kwargs)
+        return view
+
+    return register
+
+
+@bp.before_request
+def refuse_unknown_query():
+    """A route without query parameters refuses any (registered after the token check)."""
+    op = OPERATIONS.get(request.endpoint or "")
+    if op is not None and op.query is None and request.args:
+        read_query(NoBody, "Tham số không được hỗ trợ.")
+
+
+def page_response() -> dict:
+    """A list endpoint's answer: {items, page, per_page, total}."""
+    return {JSON: {"schema": PAGE_SCHEMA}}
+
+
+_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+
+
+def _path_parameters(rule: str) -> tuple[str, list[dict]]:
+    """The OpenAPI path of a URL rule and its path parameters."""
+    parameters = []
+    for converter, name in _ARGUMENT.findall(rule):
+        if converter == "int":
+            schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+        else:
+            schema = {"type": "string", "minLength": 1, "maxLength": CODE_CHARS}
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return _ARGUMENT.sub(lambda m: "{" + m.group(2) + "}", rule), parameters
+
+
+def _query_parameters(schema: dict, components: dict) -> list[dict]:
+    """One query parameter per property of a query schema."""
+    resolved = components[schema["$ref"].rsplit("/", 1)[1]]
+    required = set(resolved.get("required", ()))
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": {k: v for k, v in prop.items() if k != "title"},
+        }
+        for name, prop in resolved["properties"].items()
+    ]
+
+
+def build_openapi(app: Flask) -> dict:
+    """The OpenAPI 3.1 document of every /api/v1 route."""
+    models = {m for op in OPERATIONS.values() for m in (op.query, op.body) if m is not None}
+    refs, defs = models_json_schema(
+        [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
+        ref_template=REF,
+    )
+    components = defs.get("$defs", {})
+    paths: dict[str, dict] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.endpoint.startswith(f"{bp.name}."):
+            continue
+        op = OPERATIONS.get(rule.endpoint)
+        if op is None:
+            raise LookupError(f"{rule.endpoint} has no @operation(...) declaration")
+        view = app.view_functions[rule.endpoint]
+        path, parameters = _path_parameters(rule.rule)
+        if op.query is not None:
+            parameters += _query_parameters(refs[(op.query, "validation")], components)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            ok = {"description": "OK", "content": op.response}
+            responses = {str(s): ok for s in (op.status, *op.extra_statuses) if s < 400}
+            statuses = {"400", "401", "404", "422"}
+            statuses |= {str(s) for s in op.extra_statuses if s >= 400}
+            if method != "GET":
+                statuses |= {"403", "409", "413"}
+            for status in sorted(statuses):
+                responses[status] = {
+                    "description": ERROR_STATUSES[status],
+                    "content": {JSON: {"schema": {"$ref": REF.format(model="Error")}}},
+                }
+            entry = {
+                "operationId": f"{rule.endpoint.split('.', 1)[1]}_{method.lower()}",
+                "summary": (view.__doc__ or "").strip().splitlines()[0],
+                "parameters": parameters,
+                "responses": responses,
+            }
+            if op.body is not None:
+                entry["requestBody"] = {
+                    "required": not op.body_optional,
+                    "content": {JSON: {"schema": refs[(op.body, "validation")]}},
+                }
+            paths.setdefault(path, {})[method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Loa API",
+            "version": "1",
+            "description": "Lịch phát thanh và kịch bản của đài truyền thanh cơ sở. "
+            "Xem docs/api.md.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "loa_…"}
+            },
+            "schemas": {**components, "Error": ERROR_SCHEMA},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+@operation()
+def openapi_document():
+    """This API's OpenAPI 3.1 description."""
+    return build_openapi(current_app)
