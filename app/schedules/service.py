@@ -31,11 +31,14 @@ from app.schedules.models import (
 from app.schedules.plan import (
     BLOCKING,
     DEFAULT_GAP_SECONDS,
+    SEQUENCE_LEAD_S,  # noqa: F401 (callers read it here; the planner owns it)
     WARNING,
+    PlannedSpot,
     Problem,
     Session,
     Spot,
     check_script_validity,
+    format_duration,
     plan_day,
 )
 from app.schedules.recurrence import (
@@ -62,9 +65,8 @@ CHECK_HORIZON_DAYS = 62
 # runs daily and moves the horizon on.
 AIRING_HORIZON_DAYS = 14
 MAX_GAP_SECONDS = 600
-# How far after "now" a spot of a session already under way is placed when its day is
-# sequenced again (so the runner sees it in time and it does not start late).
-SEQUENCE_LEAD_S = 30
+# The planner's key of the spots a check adds (the schedule being saved has no id yet).
+_NEW = object()
 MIN_REASON_CHARS = 3
 # How many problems an error message lists before "… và N vấn đề khác".
 MAX_LISTED_PROBLEMS = 10
@@ -109,15 +111,31 @@ class ScheduleInput:
     confirm_warnings: bool = False
 
 
+@dataclass(frozen=True)
+class PlacedAiring:
+    """One airing a schedule will have, placed as it will air (the stored sequenced time)."""
+
+    station: Station
+    planned: datetime
+    start: datetime
+    end: datetime
+    session: str
+
+
 @dataclass
 class CheckResult:
-    """What saving the schedule would do: its problems, how many airings, first and last."""
+    """What saving the schedule would do: its problems, how many airings, first and last.
+
+    first and last are the real (sequenced) starts of the first and last airing; airings
+    lists every airing of the checked days as it will air, by station then start.
+    """
 
     problems: list[Problem]
     occurrences: int
     first: datetime | None
     last: datetime | None
     stations: list[Station] = field(default_factory=list)
+    airings: list[PlacedAiring] = field(default_factory=list)
 
     @property
     def blocking(self) -> list[Problem]:
@@ -133,9 +151,16 @@ class CheckResult:
 class ScheduleProblems(ValidationError):
     """A save refused for the plan's problems; carries them for forms and the API."""
 
-    def __init__(self, message: str, fields: dict[str, str], problems: list[Problem]) -> None:
+    def __init__(
+        self,
+        message: str,
+        fields: dict[str, str],
+        problems: list[Problem],
+        result: CheckResult | None = None,
+    ) -> None:
         super().__init__(message, fields)
         self.problems = problems
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -185,10 +210,13 @@ def sessions_of(station: Station) -> list[Session]:
 def check_schedule(actor: User, data: ScheduleInput, now: datetime) -> CheckResult:
     """Check a schedule before saving; raise ValidationError for input that cannot be saved.
 
-    Problems of the plan (outside sessions, over caps, overlaps, the script expiring) come
-    back in the result: each station's days up to CHECK_HORIZON_DAYS from the rule's start (or
-    now) are planned with the station's other schedules, and only problems this schedule adds
-    are reported.
+    The dry run (web and API) and the save call this, and it places the spots exactly as the
+    stored airings will be sequenced (_plan_with, plan_day): its airings, first and last are
+    the real times. Problems of the plan (outside sessions, over caps, spots moved after
+    others, an "every N minutes" rule pushed past its window, the script expiring) come back
+    in the result: each station's days up to CHECK_HORIZON_DAYS from the rule's start (or
+    now) are planned with the station's other airings, and only problems this schedule adds
+    are reported. A spot longer than its rule's interval is refused.
     """
     _require_schedule_edit(actor)
     script = data.script
@@ -220,31 +248,188 @@ def check_schedule(actor: User, data: ScheduleInput, now: datetime) -> CheckResu
 
     render = script.approved_render
     duration = float(render.duration_s or 0.0)
+    _check_fits_interval(rec, duration, data.gap_seconds)
     priority = (data.priority or script.priority).value
     start = max(now, datetime.combine(rec.start_date, time(), LOCAL_TZ).astimezone(UTC))
     end = start + timedelta(days=CHECK_HORIZON_DAYS)
     problems: list[Problem] = []
+    airings: list[PlacedAiring] = []
+    real_lasts: list[datetime] = []
+
+    def spots(when: list[datetime]) -> list[Spot]:
+        """The new schedule's spots at these times."""
+        return [
+            Spot(None, t, duration, priority, script.title, gap=data.gap_seconds, key=_NEW)
+            for t in when
+        ]
+
     for station in stations:
         sessions = sessions_of(station)
-        times = expand(rec, start, end, sessions if rec.kind == "per_session" else None)
+        station_sessions = sessions if rec.kind == "per_session" else None
+        times = expand(rec, start, end, station_sessions)
         if not times:
             continue
-        new = [Spot(None, t, duration, priority, script.title) for t in times]
-        # Only the local days the new spots fall on are planned: the station's other spots
-        # are needed from the first of those days (from now on) to the end of the last.
-        first_day = datetime.combine(times[0].astimezone(LOCAL_TZ).date(), time(), LOCAL_TZ)
-        last_day = datetime.combine(times[-1].astimezone(LOCAL_TZ).date(), time(), LOCAL_TZ)
         schedules = schedules_for_station(station)
-        others = _station_spots(
-            station, max(start, first_day), last_day + _ONE_DAY, schedules=schedules
-        )
-        problems += _new_problems(station, sessions, new, others, data.gap_seconds)
+        placed, found, others = _plan_with(station, sessions, spots(times), now, schedules)
+        problems += found
         problems += _duplicates(station, script, times, others, schedules)
+        problems += _window_overruns(station, rec, placed, duration, data.gap_seconds)
+        airings += [_placed_airing(station, p) for p in placed]
+        station_last = last_occurrence(rec, station_sessions)
+        if station_last is not None and station_last >= end:
+            # The last airing lies past the checked days: plan its day alone for its real time.
+            day_start = _local_midnight(station_last.astimezone(LOCAL_TZ).date())
+            last_day = expand(rec, day_start, day_start + _ONE_DAY, station_sessions)
+            far, _, _ = _plan_with(station, sessions, spots(last_day), now, schedules)
+            real_lasts += [max(p.start for p in far)] if far else []
+        else:
+            real_lasts.append(max(p.start for p in placed))
+    airings.sort(key=lambda a: (a.station.code, a.start))
+    if airings:
+        first = min(a.start for a in airings)
+        last = max(real_lasts, default=last)
     expiring = check_script_validity(script.valid_until, last)
     if expiring is not None:
         problems.append(expiring)
     problems.sort(key=lambda p: (p.when or datetime.min.replace(tzinfo=UTC), p.code))
-    return CheckResult(problems, occurrences, first, last, stations)
+    return CheckResult(problems, occurrences, first, last, stations, airings)
+
+
+def _check_fits_interval(rec: Recurrence, duration: float, gap_seconds: float) -> None:
+    """Refuse an "every N minutes" rule whose spot is longer than N minutes: its airings
+    would be pushed one after the other and leave the window the operator chose."""
+    if rec.kind != "every" or not rec.every_minutes or duration <= rec.every_minutes * 60:
+        return
+    needed = -(-(duration + gap_seconds) // 60)
+    message = (
+        f"Bản tin dài {format_duration(duration)}, hơn khoảng cách {rec.every_minutes} phút "
+        "giữa hai lần phát: các lần phát sẽ bị đẩy nối tiếp nhau và lệch khỏi khung giờ đã "
+        f"chọn. Hãy chọn cứ ít nhất {int(needed)} phút một lần, hoặc dùng bản tin ngắn hơn."
+    )
+    raise ValidationError(message, {"every_minutes": message})
+
+
+def _window_overruns(
+    station: Station,
+    rec: Recurrence,
+    placed: list[PlannedSpot],
+    duration: float,
+    gap_seconds: float,
+) -> list[Problem]:
+    """A warning for each day on which the placed airings of an "every N minutes" rule are
+    pushed past the end of its window, with their real first and last times."""
+    if rec.kind != "every" or rec.window_end is None:
+        return []
+    by_day: dict[date, list[PlannedSpot]] = defaultdict(list)
+    for spot in placed:
+        by_day[spot.planned.astimezone(LOCAL_TZ).date()].append(spot)
+    found = []
+    for day, todays in sorted(by_day.items()):
+        window_end = datetime.combine(day, rec.window_end, LOCAL_TZ).astimezone(UTC)
+        first = min(todays, key=lambda p: p.start)
+        last = max(todays, key=lambda p: p.start)
+        if last.start <= window_end:
+            continue
+        window = f"{rec.window_start:%H:%M}–{rec.window_end:%H:%M}"
+        found.append(
+            Problem(
+                "window_overrun",
+                WARNING,
+                f"Đài “{station.name}”: ngày {fmt_date(day)}, {len(todays)} lần phát cứ "
+                f"{rec.every_minutes} phút trong khung {window} không vừa khung (bản tin dài "
+                f"{format_duration(duration)}, nghỉ {format_duration(gap_seconds)}): sẽ phát "
+                f"từ {_hms(first.start)} đến lần cuối lúc {_hms(last.start)}, quá giờ kết "
+                f"thúc khung {format_duration((last.start - window_end).total_seconds())}.",
+                last.start,
+                None,
+            )
+        )
+    return found
+
+
+def _placed_airing(station: Station, spot: PlannedSpot) -> PlacedAiring:
+    """A placed spot of the new schedule as the check reports it."""
+    name = spot.session.name if spot.session else ""
+    return PlacedAiring(station, spot.planned, spot.start, spot.end, name)
+
+
+def _hms(value: datetime) -> str:
+    """Local HH:MM:SS, or HH:MM on a whole minute."""
+    local = value.astimezone(LOCAL_TZ)
+    return f"{local:%H:%M:%S}" if local.second else f"{local:%H:%M}"
+
+
+def _local_midnight(day: date) -> datetime:
+    """The start of a local day, in UTC."""
+    return datetime.combine(day, time(), LOCAL_TZ).astimezone(UTC)
+
+
+def airing_horizon_end(now: datetime, days: int = AIRING_HORIZON_DAYS) -> datetime:
+    """The end of the materialised airings: the local midnight after now + days.
+
+    Whole local days are materialised, because a day is planned as a whole (its sessions,
+    its shared gap): a day half in rows would be sequenced differently once completed.
+    """
+    return _day_end(now + timedelta(days=days))
+
+
+def _day_end(value: datetime) -> datetime:
+    """The first local midnight at or after value."""
+    day = value.astimezone(LOCAL_TZ).date()
+    midnight = _local_midnight(day)
+    return midnight if midnight == value else midnight + _ONE_DAY
+
+
+def _plan_with(
+    station: Station,
+    sessions: list[Session],
+    new: list[Spot],
+    now: datetime,
+    schedules: list[Schedule],
+) -> tuple[list[PlannedSpot], list[Problem], list[Spot]]:
+    """Plan the station's days of the new spots with everything else they hold, exactly as
+    the stored airings will be sequenced (plan_day, the same inputs): the new spots placed,
+    the problems they add, and the other spots of those days.
+
+    Days inside the materialised horizon read the station's airing rows, as
+    sequence_station() does; later days read the other schedules' rules.
+    """
+    by_day: dict[date, list[Spot]] = defaultdict(list)
+    for spot in new:
+        by_day[spot.planned.astimezone(LOCAL_TZ).date()].append(spot)
+    days = sorted(by_day)
+    horizon = airing_horizon_end(now)
+    near = [d for d in days if _local_midnight(d) < horizon]
+    far = [d for d in days if _local_midnight(d) >= horizon]
+    existing: dict[date, list[Spot]] = defaultdict(list)
+    if near:
+        existing.update(_row_spots(station, near[0], near[-1]))
+    if far:
+        spots = _station_spots(
+            station, _local_midnight(far[0]), _local_midnight(far[-1]) + _ONE_DAY, None, schedules
+        )
+        for spot in spots:
+            day = spot.planned.astimezone(LOCAL_TZ).date()
+            if day in by_day and _local_midnight(day) >= horizon:
+                existing[day].append(spot)
+    placed: list[PlannedSpot] = []
+    found: list[Problem] = []
+    others: list[Spot] = []
+    for day in days:
+        before_spots = existing.get(day, [])
+        others += before_spots
+        after = plan_day(day, sessions, before_spots + by_day[day], None, now)
+        placed += [p for p in after.spots if p.key is _NEW]
+        if not after.problems:
+            continue  # the usual case: the day without the new spots need not be planned
+        before = plan_day(day, sessions, before_spots, None, now)
+        seen = {(p.code, p.message) for p in before.problems}
+        found += [
+            replace(p, message=f"Đài “{station.name}”: {p.message}")
+            for p in after.problems
+            if (p.code, p.message) not in seen
+        ]
+    return placed, found, others
 
 
 def check_script_visible(actor: User, script: Script) -> None:
@@ -354,37 +539,6 @@ def _duplicates(
     return [Problem("duplicate", WARNING, message, clashes[0], None)]
 
 
-def _new_problems(
-    station: Station,
-    sessions: list[Session],
-    new: list[Spot],
-    others: list[Spot],
-    gap_seconds: float,
-) -> list[Problem]:
-    """Problems of the station's days with the new spots that the days did not have before."""
-    by_day: dict[date, list[Spot]] = defaultdict(list)
-    for spot in new:
-        by_day[spot.planned.astimezone(LOCAL_TZ).date()].append(spot)
-    existing: dict[date, list[Spot]] = defaultdict(list)
-    for spot in others:
-        day = spot.planned.astimezone(LOCAL_TZ).date()
-        if day in by_day:
-            existing[day].append(spot)
-    found: list[Problem] = []
-    for day, spots in sorted(by_day.items()):
-        after = plan_day(day, sessions, existing[day] + spots, gap_seconds)
-        if not after.problems:
-            continue  # the usual case: the day without the new spots need not be planned
-        before = plan_day(day, sessions, existing[day], gap_seconds)
-        seen = {(p.code, p.message) for p in before.problems}
-        found += [
-            replace(p, message=f"Đài “{station.name}”: {p.message}")
-            for p in after.problems
-            if (p.code, p.message) not in seen
-        ]
-    return found
-
-
 def _station_spots(
     station: Station,
     start: datetime,
@@ -409,7 +563,16 @@ def _station_spots(
         title = schedule.script.title
         for when in expand(rec, start, end, sessions if rec.kind == "per_session" else None):
             if when not in cancelled:
-                spots.append(Spot(schedule.id, when, duration, schedule.priority.value, title))
+                spots.append(
+                    Spot(
+                        schedule.id,
+                        when,
+                        duration,
+                        schedule.priority.value,
+                        title,
+                        gap=schedule.gap_seconds,
+                    )
+                )
     manual = db.session.scalars(
         select(Airing)
         .where(
@@ -421,10 +584,50 @@ def _station_spots(
         )
         .options(selectinload(Airing.script))
     )
-    spots += [
-        Spot(None, a.planned_at, a.duration_s, a.priority.value, a.script.title) for a in manual
-    ]
+    spots += [_airing_spot(a) for a in manual]
     return spots
+
+
+def _airing_spot(airing: Airing) -> Spot:
+    """An airing row as the planner reads it: only a planned rule airing may move; claimed,
+    aired, manual ("phát ngay") and re-queued ones keep the time they were given."""
+    pinned = airing.operator_id is not None or airing.requeued_from_id is not None
+    movable = airing.status == AiringStatus.PLANNED and not pinned
+    schedule = airing.schedule
+    return Spot(
+        airing.schedule_id,
+        airing.planned_at,
+        airing.duration_s,
+        airing.priority.value,
+        airing.script.title,
+        fixed=None if movable else airing.sequenced_at,
+        gap=schedule.gap_seconds if schedule is not None else None,
+        key=airing.id,
+    )
+
+
+def _row_airings(station: Station, first: date, last: date) -> list[Airing]:
+    """The station's airings that hold a place on the local days first..last."""
+    return list(
+        db.session.scalars(
+            select(Airing)
+            .where(
+                Airing.station_id == station.id,
+                Airing.status.in_(_OCCUPYING),
+                Airing.planned_at >= _local_midnight(first),
+                Airing.planned_at < _local_midnight(last) + _ONE_DAY,
+            )
+            .options(selectinload(Airing.script), selectinload(Airing.schedule))
+        )
+    )
+
+
+def _row_spots(station: Station, first: date, last: date) -> dict[date, list[Spot]]:
+    """The station's airing rows of the local days first..last as spots, by local day."""
+    by_day: dict[date, list[Spot]] = defaultdict(list)
+    for airing in _row_airings(station, first, last):
+        by_day[airing.planned_at.astimezone(LOCAL_TZ).date()].append(_airing_spot(airing))
+    return by_day
 
 
 def schedules_for_station(station: Station) -> list[Schedule]:
@@ -502,6 +705,7 @@ def create_schedule(actor: User, data: ScheduleInput) -> Schedule:
             f"Không lưu được lịch vì {len(result.blocking)} vấn đề:\n{summary}",
             {"problems": summary},
             result.problems,
+            result,
         )
     if result.warnings and not data.confirm_warnings:
         summary = _summary(result.warnings)
@@ -509,6 +713,7 @@ def create_schedule(actor: User, data: ScheduleInput) -> Schedule:
             f"Lịch có {len(result.warnings)} cảnh báo cần xác nhận trước khi lưu:\n{summary}",
             {"confirm": summary},
             result.problems,
+            result,
         )
     script, rec = data.script, data.recurrence
     schedule = Schedule(
@@ -850,6 +1055,8 @@ def refresh_airings(
     ones), then sequences the touched stations' days again. Returns (added, removed).
     """
     now = now or clock.now()
+    # Whole local days: a day is planned as a whole (airing_horizon_end).
+    until = _day_end(until)
     stations = resolve_stations(schedule.stations, schedule.units)
     if schedule.status != ScheduleStatus.ACTIVE:
         stations = []
@@ -912,51 +1119,28 @@ def refresh_airings(
 def sequence_station(station: Station, start: datetime, end: datetime) -> None:
     """Place the station's planned airings of every local day in [start, end) in sessions.
 
-    Every airing that holds a place (planned, claimed, aired …) takes part; only planned
-    ones move. A day uses the largest gap of its schedules (they share the session).
+    The same plan as the check on save (plan_day over the day's airing rows, now = start):
+    every airing that holds a place takes part; only planned rule airings move. A day uses
+    the largest gap of its schedules (they share the session).
     """
     first = start.astimezone(LOCAL_TZ).date()
     last = end.astimezone(LOCAL_TZ).date()
-    day_start = datetime.combine(first, time(), LOCAL_TZ).astimezone(UTC)
-    day_end = datetime.combine(last + _ONE_DAY, time(), LOCAL_TZ).astimezone(UTC)
-    airings = db.session.scalars(
-        select(Airing).where(
-            Airing.station_id == station.id,
-            Airing.status.in_(_OCCUPYING),
-            Airing.planned_at >= day_start,
-            Airing.planned_at < day_end,
-        )
-    ).all()
+    airings = _row_airings(station, first, last)
     sessions = sessions_of(station)
-    by_day: dict[date, list[Airing]] = defaultdict(list)
+    by_id = {a.id: a for a in airings}
+    by_day: dict[date, list[Spot]] = defaultdict(list)
     for airing in airings:
-        by_day[airing.planned_at.astimezone(LOCAL_TZ).date()].append(airing)
-    for day, todays in by_day.items():
-        # Spots carry the airing id as their schedule_id: plan_day keeps it, and it breaks
-        # ties in the same order every time.
-        spots = [Spot(a.id, a.planned_at, a.duration_s, a.priority.value, "") for a in todays]
-        gaps = [a.schedule.gap_seconds for a in todays if a.schedule is not None]
-        plan = plan_day(day, sessions, spots, max(gaps, default=DEFAULT_GAP_SECONDS))
-        by_id = {a.id: a for a in todays}
-        gap = timedelta(seconds=max(gaps, default=DEFAULT_GAP_SECONDS))
-        # A session already under way: spots still to come may not be placed in its past
-        # (they would only be logged missed), so they follow on from a moment after `start`.
-        floor = start + timedelta(seconds=SEQUENCE_LEAD_S)
-        for placed in sorted(plan.spots, key=lambda p: (p.start, p.position)):
-            airing = by_id[placed.schedule_id]
-            # Manual ("phát ngay") and re-queued airings keep the time they were given.
-            fixed = airing.operator_id is not None or airing.requeued_from_id is not None
-            movable = airing.status == AiringStatus.PLANNED and not fixed
-            begin = placed.start
-            if movable and airing.planned_at >= start and begin < floor:
-                begin = floor
-            if begin >= start:
-                floor = max(floor, begin + timedelta(seconds=airing.duration_s) + gap)
-            if not movable:
+        by_day[airing.planned_at.astimezone(LOCAL_TZ).date()].append(_airing_spot(airing))
+    for day, spots in by_day.items():
+        plan = plan_day(day, sessions, spots, None, start)
+        movable = {s.key for s in spots if s.fixed is None}
+        for placed in plan.spots:
+            if placed.key not in movable:
                 continue
+            airing = by_id[placed.key]
             session_name = placed.session.name if placed.session else ""
-            if airing.sequenced_at != begin or airing.session_name != session_name:
-                airing.sequenced_at = begin
+            if airing.sequenced_at != placed.start or airing.session_name != session_name:
+                airing.sequenced_at = placed.start
                 airing.session_name = session_name
 
 

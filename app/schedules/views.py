@@ -64,6 +64,8 @@ MAX_UPCOMING_PER_STATION = 60
 # Problems listed in each box of the form; the rest fold away, up to MAX_LISTED_PROBLEMS.
 MAX_SHOWN_PROBLEMS = 10
 MAX_LISTED_PROBLEMS = 500
+# Airings listed with their real times under the check's summary.
+MAX_LISTED_AIRINGS = 200
 # What each problem code of app.schedules.plan means, for the count above each box.
 PROBLEM_LABELS = {
     "outside_session": "lần phát nằm ngoài các buổi phát",
@@ -72,6 +74,8 @@ PROBLEM_LABELS = {
     "overruns_session": "lần phát kéo dài quá giờ kết thúc buổi",
     "after_session_end": "lần phát bị đẩy ra sau khi buổi phát đã kết thúc",
     "script_expires": "kịch bản hết hiệu lực trước lần phát cuối",
+    "window_overrun": "ngày các lần phát bị đẩy quá giờ kết thúc khung",
+    "duplicate": "đài đã phát kịch bản này vào cùng giờ",
 }
 
 
@@ -81,6 +85,14 @@ PROBLEM_LABELS = {
 def _today() -> date:
     """Today in Vietnam, whatever the server's zone."""
     return clock.now().astimezone(LOCAL_TZ).date()
+
+
+def _clock_label(value: datetime | None) -> str:
+    """Local "05:30", or "05:30:09" when the time has seconds (sequenced starts often do)."""
+    if value is None:
+        return ""
+    local = value.astimezone(LOCAL_TZ)
+    return f"{local:%H:%M:%S}" if local.second else f"{local:%H:%M}"
 
 
 def _local_label(value: datetime) -> str:
@@ -444,6 +456,8 @@ def new():
         except service.ScheduleProblems as exc:
             db.session.rollback()
             problems = exc.problems
+            # The save's own check: the airings it would store, as the page's check shows.
+            result = exc.result
             # Warnings left after a ticked box are ones the page did not show.
             _flash_problems(problems, bool(form.confirm_warnings.data))
             status = 422
@@ -477,6 +491,8 @@ def new():
         warnings=warnings,
         max_shown=MAX_SHOWN_PROBLEMS,
         max_listed=MAX_LISTED_PROBLEMS,
+        max_airings=MAX_LISTED_AIRINGS,
+        clock_label=_clock_label,
         kinds=_kinds,
         kind_labels=KIND_LABELS,
     ), status

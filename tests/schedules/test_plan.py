@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import time as systime
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.schedules.plan import (
     BLOCKING,
+    DEFAULT_GAP_SECONDS,
+    PRIORITY_RANK,
+    SEQUENCE_LEAD_S,
     WARNING,
     Session,
     Spot,
     check_script_validity,
+    day_gap,
     format_duration,
     plan_day,
     plan_days,
@@ -206,9 +213,18 @@ def test_overlapping_spots_outside_sessions_are_warned():
     ]
     plan = plan_day(DAY, [make_session()], spots)
     overlaps = [p for p in plan.problems if p.code == "overlap"]
-    assert [(p.severity, p.schedule_id, p.when) for p in overlaps] == [(WARNING, 2, local(7, 11))]
+    # B cannot play over A: it follows A, and the warning gives the time it will really air.
+    assert [(s.title, s.start) for s in plan.spots] == [
+        ("A", local(7, 10)),
+        ("B", local(7, 12, 5)),
+        ("C", local(7, 20)),
+    ]
+    assert [(p.severity, p.schedule_id, p.when) for p in overlaps] == [
+        (WARNING, 2, local(7, 12, 5))
+    ]
     assert overlaps[0].message == (
-        "Lần phát “B” (07:11–07:13) trùng với “A” (07:10–07:12) ngày 1/9/2021."
+        "Lần phát “B” lúc 07:11 trùng với “A” (07:10–07:12) nên sẽ phát lúc "
+        "07:12:05–07:14:05 ngày 1/9/2021."
     )
 
 
@@ -219,6 +235,7 @@ def test_a_session_running_into_an_outside_spot_is_an_overlap():
     ]
     plan = plan_day(DAY, [make_session(cap_minutes=None)], spots)
     assert "overlap" in [p.code for p in plan.problems]
+    assert plan.spots[1].start == local(6, 20, 5)  # after 05:30 + 50 minutes and the gap
 
 
 def test_problems_come_in_time_order():
@@ -310,3 +327,87 @@ def test_sessions_must_end_after_they_start():
 
 def test_sessions_take_broadcast_session_weekday_digits():
     assert make_session(weekdays="12345").weekdays == frozenset({1, 2, 3, 4, 5})
+
+
+def test_a_fixed_spot_keeps_its_start_and_the_others_go_round_it():
+    claimed = make_spot(
+        local(5, 31), schedule_id=1, duration=60, title="Đã nhận", fixed=local(5, 31)
+    )
+    spots = [
+        claimed,
+        make_spot(local(5, 40), schedule_id=2, duration=60, priority="emergency", title="A"),
+        make_spot(local(5, 45), schedule_id=3, duration=30, title="B"),
+    ]
+    plan = plan_day(DAY, [make_session()], spots, gap_seconds=5)
+    # A (khẩn cấp) would open the session at 05:30 but cannot end 5 s before 05:31.
+    assert [(s.title, s.start, s.position) for s in plan.spots] == [
+        ("Đã nhận", local(5, 31), 1),
+        ("A", local(5, 32, 5), 2),
+        ("B", local(5, 33, 10), 3),
+    ]
+    assert plan.problems[0].code == "overlap"
+    assert "nên sẽ phát lúc 05:32:05–05:33:05" in plan.problems[0].message
+
+
+def test_spots_planned_from_now_on_never_start_in_the_past():
+    spots = [make_spot(local(5, 40), title="A"), make_spot(local(5, 50), title="B")]
+    plan = plan_day(DAY, [make_session()], spots, gap_seconds=5, now=local(5, 42))
+    # A was due before now: it keeps its place (and will be logged missed); B follows on.
+    assert [(s.title, s.start) for s in plan.spots] == [
+        ("A", local(5, 30)),
+        ("B", local(5, 42, SEQUENCE_LEAD_S)),
+    ]
+    assert plan.problems == []
+
+
+def test_the_day_gap_is_the_largest_its_spots_ask_for():
+    spots = [make_spot(local(5, 30), gap=2.0), make_spot(local(5, 35), schedule_id=2, gap=12.5)]
+    plan = plan_day(DAY, [make_session()], spots, gap_seconds=None)
+    assert plan.spots[1].start == local(5, 31, 12) + timedelta(seconds=0.5)
+    assert day_gap([make_spot(local(5, 30))]) == DEFAULT_GAP_SECONDS
+
+
+moments = st.integers(min_value=4 * 3600, max_value=22 * 3600)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(moments, st.integers(1, 900), st.sampled_from(sorted(PRIORITY_RANK))),
+        max_size=30,
+    ),
+    st.lists(st.tuples(moments, st.integers(1, 300)), max_size=3),
+    st.floats(min_value=0, max_value=30),
+    st.one_of(st.none(), moments),
+)
+def test_nothing_movable_plays_over_anything_and_fixed_spots_stay(loose, fixed, gap, now_s):
+    midnight = local(0)
+    spots = [
+        make_spot(midnight + timedelta(seconds=at), schedule_id=i, duration=d, priority=p)
+        for i, (at, d, p) in enumerate(loose)
+    ]
+    pinned = [
+        make_spot(midnight + timedelta(seconds=at), schedule_id=100 + i, duration=d, key=i)
+        for i, (at, d) in enumerate(fixed)
+    ]
+    pinned = [replace(s, fixed=s.planned) for s in pinned]
+    now = None if now_s is None else midnight + timedelta(seconds=now_s)
+    sessions = [make_session(), make_session(name="Buổi chiều", start=time(17), end=time(17, 45))]
+    plan = plan_day(DAY, sessions, spots + pinned, gap_seconds=gap, now=now)
+    assert len(plan.spots) == len(spots) + len(pinned)
+    for spot in plan.spots:
+        assert spot.end - spot.start == timedelta(
+            seconds=next(s.duration for s in spots + pinned if s.schedule_id == spot.schedule_id)
+        )
+    movable = [s for s in plan.spots if s.schedule_id < 100]
+    for spot in plan.spots:
+        if spot.schedule_id >= 100:
+            assert spot.start == spot.planned
+    for spot in movable:
+        if spot.session is None:
+            assert spot.start >= spot.planned
+        if now is not None and spot.planned >= now:
+            assert spot.start >= now + timedelta(seconds=SEQUENCE_LEAD_S)
+        for other in plan.spots:
+            if other is not spot:
+                assert spot.end <= other.start or other.end <= spot.start

@@ -105,8 +105,14 @@ def test_check_reports_count_first_and_last(desk, users, clock):
     rec = times_rule(time(5, 45), time(17, 15))
     result = service.check_schedule(users["operator"], data_for(desk, rec), clock.now())
     assert result.occurrences == 28
-    assert result.first == local(START, 5, 45)
-    assert result.last == local(END, 17, 15)
+    # First and last as they air: 05:45 and 17:15 open their sessions, 05:30 and 17:00.
+    assert result.first == local(START, 5, 30)
+    assert result.last == local(END, 17, 0)
+    assert len(result.airings) == 28
+    assert (result.airings[0].planned, result.airings[0].start) == (
+        local(START, 5, 45),
+        local(START, 5, 30),
+    )
     assert result.problems == []
     assert counts() == (0, 0, 0)
 

@@ -382,7 +382,8 @@ def test_check_shows_the_summary_and_saves_nothing(login_as, desk):
     assert "Kết quả kiểm tra" in page
     summary = re.search(r'<dl class="summary-grid">(.*?)</dl>', page, re.S).group(1)
     words = " ".join(re.sub(r"<[^>]+>", " ", summary).split())
-    assert words == "Số lần phát 28 Số đài 2 Lần đầu 28/11/2026 05:45 Lần cuối 04/12/2026 17:15"
+    # Times as they air: 05:45 and 17:15 open their sessions, at 05:30 and 17:00.
+    assert words == "Số lần phát 28 Số đài 2 Lần đầu 28/11/2026 05:30 Lần cuối 04/12/2026 17:00"
     assert "Không thấy vấn đề nào" in page
     assert counts() == (0, 0, 0)
 
