@@ -51,6 +51,7 @@ bench: setup
 	$(PY) bench/plan.py
 	$(PY) bench/runner.py
 	$(PY) bench/reports.py
+	$(PY) bench/crash.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
