@@ -492,6 +492,7 @@ def new():
         max_shown=MAX_SHOWN_PROBLEMS,
         max_listed=MAX_LISTED_PROBLEMS,
         max_airings=MAX_LISTED_AIRINGS,
+        check_days=service.CHECK_HORIZON_DAYS,
         clock_label=_clock_label,
         kinds=_kinds,
         kind_labels=KIND_LABELS,

@@ -100,11 +100,15 @@ def test_scheduled_spot_airs_and_is_logged(
     page.get_by_label("Từ ngày").fill(TODAY)
     page.get_by_label("Đến ngày").fill(TODAY)
 
-    # The check saves nothing; it counts the airings and warns about the 11:30 one.
+    # The check saves nothing; it counts the airings, gives the times they will really air
+    # (08:15 sequenced to the session's start, 08:10) and warns about the 11:30 one.
     page.get_by_role("button", name="Kiểm tra (chưa lưu)").click()
     summary = page.locator(".check-summary")
     expect(summary).to_contain_text("Kết quả kiểm tra (chưa lưu)")
-    expect(summary.locator("dd")).to_have_text(["2", "1", f"{TODAY_VN} 08:15", f"{TODAY_VN} 11:30"])
+    expect(summary.locator("dd")).to_have_text(["2", "1", f"{TODAY_VN} 08:10", f"{TODAY_VN} 11:30"])
+    listed = summary.locator("table.airings tbody tr")
+    expect(listed).to_have_count(2)
+    assert [row[2:4] for row in cells(listed)] == [["08:15", "08:10"], ["11:30", "11:30"]]
     warnings = page.locator(".problem-warning")
     expect(warnings.get_by_role("heading")).to_have_text("1 cảnh báo cần xem")
     expect(warnings.locator("ul.problems li")).to_have_text(
