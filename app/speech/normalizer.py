@@ -34,6 +34,17 @@ Decisions a reader of the spoken text should know:
 - Roman numerals are read after context words (quý, khóa, đại hội ...); after "thứ" ("lần thứ
   VI", "kỳ họp thứ IV") they are ordinals ("thứ sáu", "thứ tư"). A lone "VI" is left as is.
 - The look-alike Icelandic eth "Ð"/"ð" is read as "Đ"/"đ" (span rule "letter").
+- Numbers joined by commas without spaces are a list when there are three or more ("khu phố
+  1,2,3 và 4" -> "một, hai, ba và bốn"), or two after a noun that numbers places or items
+  (khu phố, tổ, ấp, thôn, điều, khoản...; _LIST_NOUNS); after "thứ" and "tháng" the items are
+  weekdays/ordinals and months ("thứ 2,4,6" -> "thứ hai, tư, sáu"). Otherwise "3,5" and
+  "95,5%" are decimals. "1,234,567" (commas every three digits, the English way) is read as
+  one number with an "ambiguous_number" warning.
+- A number glued to a comma or full stop after a word ("Hà Nội,15/12/2021") is read like any
+  other. A digit no rule can read (left over between other readings) is still never passed to
+  the voice: it is read as a number and raised as an "unread_digits" warning naming it; any
+  ASCII digit that still reaches the spoken text (a lexicon entry, a web address) is warned
+  about the same way.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ import calendar
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
 from app.speech.lexicon_seed import SEED_LEXICON
@@ -133,6 +144,7 @@ RULE_LABELS: dict[str, str] = {
     "letter": "Chuẩn hóa chữ cái",
     "pause": "Ngắt nghỉ",
     "removed": "Đã bỏ",
+    "number_list": "Các số liệt kê",
 }
 
 
@@ -281,7 +293,7 @@ def spell(text: str) -> str:
     """Spell letters and digits the way Vietnamese read abbreviations: "PCR" -> "pê xê e rờ"."""
     words = []
     for ch in text:
-        if ch.isdigit():
+        if ch.isdecimal():
             words.append(read_digits(ch))
         elif ch == "&":
             words.append("và")
@@ -459,10 +471,12 @@ _UNITS = {
 _UNIT_RE = "|".join(re.escape(unit) for unit in sorted(_UNITS, key=len, reverse=True))
 _LETTERS = r"[^\W\d_]"
 _NUMBER = r"\d{1,3}(?:\.\d{3})+(?!\d)(?:,\d+)?|\d+(?:,\d+)?"
-_NO_NUM_BEFORE = r"(?<![\w/.,])"
+# Not inside a word or after a slash, and not the digits after a decimal comma or a thousands
+# dot ("3,5", "1.500"); after a word and a comma ("Hà Nội,15/12") a number starts.
+_NO_NUM_BEFORE = r"(?<![\w/])(?<!\d[.,])"
 _NO_NUM_AFTER = r"(?![\w/]|[.,]\d)"
 _NUM = (
-    rf"(?<![\d.,])(?P<num_v>{_NUMBER})"
+    rf"(?<!\d)(?<!\d[.,])(?P<num_v>{_NUMBER})"
     rf"(?:(?P<num_pct>[^\S\n]*%)|[^\S\n]?(?P<num_unit>{_UNIT_RE})(?![\w²³]))?"
 )
 _PER_WORDS = "người|hộ|ngày|tháng|năm|tuần|giờ|lần|suất|con|kg|km|lít|tấn|ha|m2"
@@ -514,9 +528,10 @@ _PATTERNS: list[tuple[str, str]] = [
     ("daymonth", rf"{_NO_NUM_BEFORE}(?P<dm_d>\d{{1,2}})/(?P<dm_m>\d{{1,2}}){_NO_NUM_AFTER}"),
     (
         "time",
-        r"(?<![\w/.,:])(?P<t_h>\d{1,2})"
+        r"(?<![\w/:])(?:(?<!\d[.,])|(?<=[hHg:]\d\d,))(?P<t_h>\d{1,2})"
         r"(?:(?P<t_u>[hHg])(?P<t_hm>\d{2})?|:(?P<t_m>\d{2})(?::(?P<t_s>\d{2}))?)"
-        r"(?![\w:]|[.,]\d)",
+        # "7h30,8h30" is a list of times; "7:30,5" is not a time.
+        r"(?![\w:]|[.,]\d(?!\d?(?:[hHg:]\d|[hH](?!\w))))",
     ),
     (
         "hotline",
@@ -537,7 +552,9 @@ _PATTERNS: list[tuple[str, str]] = [
         r"(?<![\d.,])(?P<dd_v>\d+\.\d{1,2})"
         rf"(?:(?P<dd_pct>[^\S\n]*%)|[^\S\n]?(?P<dd_unit>{_UNIT_RE})(?![\w²³]))",
     ),
-    ("section", r"(?<![\d.,])\d+(?:\.\d+)+(?!\d)"),
+    # "1,2,3": numbers listed with commas and no spaces (_list decides it is not "1,2").
+    ("numlist", rf"{_NO_NUM_BEFORE}(?P<nl>\d{{1,4}}(?:,\d{{1,4}})+)(?![\w/%]|[.,]\d)"),
+    ("section", r"(?<!\d)(?<!\d[.,])\d+(?:\.\d+)+(?!\d)"),
     # A height: "1m75" is "một mét bảy mươi lăm".
     ("height", r"(?<![\w.,])(?P<ht_m>\d)m(?P<ht_c>\d{2})(?!\w)"),
     (
@@ -593,6 +610,16 @@ _PHONE_LIST_GAP = re.compile(r"[,;]?[^\S\n]*(?:(?:và|hoặc)[^\S\n]+)?")
 _THOUSANDS_ONLY = re.compile(r"\d{1,3}(?:\.\d{3})+")
 _SENTENCE_AHEAD = re.compile(rf"\s*(?:\Z|\n|{_UPPER})")
 _RANK_WORDS = {"hạng", "giải"}
+# Nouns after which two numbers joined by a comma are two places or items ("tổ 1,2"), not
+# a decimal.
+_LIST_NOUNS = {
+    "phố", "tổ", "ấp", "thôn", "khóm", "xóm", "bản", "buôn", "làng", "khu", "khối", "đội",
+    "xã", "phường", "quận", "lô", "dãy", "điều", "khoản", "mục", "chương", "phần", "câu",
+    "bước", "tầng", "lớp", "phòng", "đợt", "thứ", "tháng", "hạng", "giải", "kỳ", "khóa",
+}  # fmt: skip
+_ENGLISH_THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+")
+_DIGIT_RUN = re.compile(r"\d+")
+_ASCII_DIGIT = re.compile(r"[0-9]")
 _EMERGENCY = {"111", "112", "113", "114", "115"}
 _DIGIT_AHEAD = re.compile(r"[^\S\n]*\d")
 _WORD_AHEAD = re.compile(rf"[^\S\n]+{_LETTERS}")
@@ -683,6 +710,8 @@ class _Output:
         self.pending = 0
         self.pending_range = (0, 0)
         self.spans: list[Span] = []
+        # Written ranges whose spoken text still holds an ASCII digit.
+        self.digit_pieces: list[tuple[int, int]] = []
 
     def _append(self, text: str) -> None:
         self.parts.append(text)
@@ -732,11 +761,17 @@ class _Output:
         if self.pending:
             self._flush(spoken[0])
         elif (
-            self.length and (rule or self.last_rule) and self.last.isalnum() and spoken[0].isalnum()
+            self.length
+            and (rule or self.last_rule)
+            and (self.last.isalnum() or self.last in ",;")
+            and spoken[0].isalnum()
         ):
+            # A reading glued to a word or to a comma ("Hà Nội,15/12") is its own word.
             self._append(" ")
         if rule and spoken != self.original[start:end]:
             self._span(start, end, spoken, rule, self.length)
+        if _ASCII_DIGIT.search(spoken):
+            self.digit_pieces.append((start, end))
         self._append(spoken)
         self.last_rule = bool(rule)
 
@@ -756,6 +791,22 @@ class _Output:
     def text(self) -> str:
         """The spoken text so far."""
         return "".join(self.parts)
+
+    def ordered_spans(self) -> list[Span]:
+        """Spans in written order, each starting in the spoken text where the one before ended.
+
+        A paragraph pause is recorded when the text after it is written, after any removed
+        piece between them; a removed piece (nothing spoken) is placed after the pause.
+        """
+        spans = sorted(self.spans, key=lambda span: (span.start, span.end))
+        ordered: list[Span] = []
+        reached = 0
+        for span in spans:
+            if span.spoken_start < reached and span.spoken_start == span.spoken_end:
+                span = replace(span, spoken_start=reached, spoken_end=reached)
+            ordered.append(span)
+            reached = max(reached, span.spoken_end)
+        return ordered
 
 
 # --------------------------------------------------------------------------- normaliser
@@ -798,6 +849,7 @@ class _Normalizer:
             "phone_paren": self._phone_paren,
             "phone": self._phone,
             "dotdec": self._dotdec,
+            "numlist": self._list,
             "section": self._section,
             "height": self._height,
             "alnum": self._alnum,
@@ -838,29 +890,71 @@ class _Normalizer:
                 end = self._declined(start)
             pos = end
         spoken = self.out.text()
+        for start, end in self.out.digit_pieces:
+            self._warn(
+                start,
+                end,
+                "unread_digits",
+                f"Lời đọc của “{self.text[start:end]}” còn chữ số: giọng đọc có thể đọc sai, "
+                "hãy viết ra bằng chữ.",
+            )
         if not spoken.strip():
             self.warnings.append(
                 Warning(
                     0,
                     len(self.text),
-                    "",
+                    self.text,
                     "empty",
                     "Văn bản không có gì đọc được: hãy nhập nội dung bằng chữ.",
                 )
             )
             spoken = ""
-        return Normalized(spoken, self.out.spans, sorted(self.warnings, key=lambda w: w.start))
+        return Normalized(
+            spoken, self.out.ordered_spans(), sorted(self.warnings, key=lambda w: w.start)
+        )
 
     def _declined(self, start: int) -> int:
         """A specific rule refused its match (e.g. 35/8): read a plain number or one character."""
         match = _FALLBACK_NUMBER.match(self.work, start)
         if match:
             return self._num(match)
-        self._gap(start, start + 1)
-        return start + 1
+        # A digit run no rule takes goes to the gap whole, never digit by digit.
+        run = _DIGIT_RUN.match(self.work, start)
+        end = run.end() if run else start + 1
+        self._gap(start, end)
+        return end
 
     def _gap(self, start: int, end: int) -> None:
         """Copy unchanged text, turning its edge spaces into pending spaces."""
+        if start >= end:
+            return
+        if _DIGIT_RUN.search(self.work, start, end):
+            self._gap_with_digits(start, end)
+            return
+        self._plain_gap(start, end)
+
+    def _gap_with_digits(self, start: int, end: int) -> None:
+        """A gap holding digits no rule read: the digits are read as a number and warned about."""
+        pos = start
+        for run in _DIGIT_RUN.finditer(self.work, start, end):
+            self._plain_gap(pos, run.start())
+            digits = run.group()
+            spoken = read_integer_text(digits, **self.style)
+            if self.out.length and self.out.last in _PAUSE_END:
+                # "2,3" leaves "3" here: the comma before it is a breath, then the number.
+                self.out.space(run.start(), run.start(), False)
+            self._warn(
+                run.start(),
+                run.end(),
+                "unread_digits",
+                f"Không rõ cách đọc số “{digits}” ở đây nên đã đọc là “{spoken}”: hãy kiểm tra, "
+                "thêm dấu cách sau dấu câu hoặc viết ra bằng chữ.",
+            )
+            self.out.emit(run.start(), run.end(), spoken, "number")
+            pos = run.end()
+        self._plain_gap(pos, end)
+
+    def _plain_gap(self, start: int, end: int) -> None:
         if start >= end:
             return
         work = self.work
@@ -1110,6 +1204,39 @@ class _Normalizer:
         spoken = f"{metres} mét {read_fraction_digits(match.group('ht_c'), **self.style)}"
         self.out.emit(match.start(), match.end(), spoken, "unit")
         return match.end()
+
+    def _list(self, match: re.Match) -> int | None:
+        """ "1,2,3" is three numbers; "tổ 1,2" two; "3,5" is left to the decimal reading."""
+        written = match.group("nl")
+        start, end = match.span()
+        if _ENGLISH_THOUSANDS.fullmatch(written) and written.count(",") >= 2:
+            plain = written.replace(",", "")
+            spoken = read_integer_text(plain, **self.style)
+            dotted = written.replace(",", ".")
+            self._warn(
+                start,
+                end,
+                "ambiguous_number",
+                f"“{written}” viết dấu phẩy ngăn hàng nghìn nên đã đọc là “{spoken}”: "
+                f"hãy viết {dotted} (dấu chấm ngăn hàng nghìn) nếu đúng, "
+                "hoặc thêm dấu cách sau dấu phẩy nếu là các số liệt kê.",
+            )
+            self.out.emit(start, end, spoken, "number")
+            return end
+        items = written.split(",")
+        prev = self._prev_word(start)
+        if len(items) == 2 and prev not in _LIST_NOUNS:
+            return None
+        if prev == "thứ":
+            words = [read_ordinal(int(item), **self.style) for item in items]
+        elif prev in _RANK_WORDS:
+            words = [read_ordinal(int(item), rank=True, **self.style) for item in items]
+        elif prev == "tháng" and all(1 <= int(item) <= 12 for item in items):
+            words = [self._month(int(item)) for item in items]
+        else:
+            words = [read_integer_text(item, **self.style) for item in items]
+        self.out.emit(start, end, ", ".join(words), "number_list")
+        return end
 
     def _section(self, match: re.Match) -> int | None:
         if _THOUSANDS_ONLY.fullmatch(match.group()):

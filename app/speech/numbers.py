@@ -16,7 +16,7 @@ _DECIMAL = re.compile(r"(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d+))?")
 
 def read_digits(digits: str) -> str:
     """Read a string of digits one by one: "0937" -> "không chín ba bảy"."""
-    return " ".join(DIGITS[int(ch)] for ch in digits if ch.isdigit())
+    return " ".join(DIGITS[int(ch)] for ch in digits if ch.isdecimal())
 
 
 def _read_triple(value: int, full: bool, zero_tens: str, four_after_tens: str) -> list[str]:

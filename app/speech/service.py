@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
@@ -38,6 +39,7 @@ MAX_SPOKEN_CHARS = 400
 MAX_OVERRIDE_CHARS = 40_000
 INTRO_MAX = 300  # characters of the intro line, as typed and as read (Render.intro_text)
 PROGRESS_STEP = 0.05
+_DIGIT_RUN = re.compile(r"[0-9]+")
 
 
 # --- Reading options and the lexicon ---------------------------------------------------------
@@ -300,7 +302,18 @@ def spoken_for(script: Script, version: ScriptVersion | None = None) -> Spoken:
     override = latest_override(version)
     warnings = [asdict(w) for w in normalized.warnings]
     if override is not None:
-        return Spoken(override.text, override.sha256, True, normalized, override, [])
+        # A reading typed before digits were refused still tells the writer about them.
+        digits = [
+            {
+                "start": m.start(),
+                "end": m.end(),
+                "token": m.group(),
+                "code": "unread_digits",
+                "message": f"Văn bản đọc sửa tay còn chữ số “{m.group()}”: hãy viết ra bằng chữ.",
+            }
+            for m in _DIGIT_RUN.finditer(override.text)
+        ]
+        return Spoken(override.text, override.sha256, True, normalized, override, digits)
     return Spoken(
         normalized.spoken, sha256_text(normalized.spoken), False, normalized, None, warnings
     )
@@ -336,6 +349,13 @@ def set_spoken_override(actor: User, script: Script, text: str) -> SpokenOverrid
         raise ValidationError(
             f"Văn bản đọc tối đa {MAX_OVERRIDE_CHARS:,} ký tự.".replace(",", "."),
             {"spoken": "Quá dài."},
+        )
+    digits = _DIGIT_RUN.search(text)
+    if digits:
+        # The voice would guess at them; the point of a hand-typed reading is exact words.
+        raise ValidationError(
+            "Văn bản đọc sửa tay phải viết số bằng chữ, không dùng chữ số.",
+            {"spoken": f"Còn chữ số: “{digits.group()}”."},
         )
     version = script.current_version
     current = spoken_for(script, version)

@@ -968,3 +968,77 @@ def test_long_text_is_normalised_correctly() -> None:
     )
     copies = text.count(paragraph)
     assert result.spoken == " ".join([expected] * copies)
+
+
+# --------------------------------------------------------------------------- numbers next to commas
+
+GLUED_NUMBERS = [
+    case("các khu phố 1,2,3 và 4", "các khu phố một, hai, ba và bốn", "list-of-quarters"),
+    case("tổ 1,2 và tổ 3", "tổ một, hai và tổ ba", "two-after-a-list-noun"),
+    case("các ngày thứ 2,4,6", "các ngày thứ hai, tư, sáu", "weekdays"),
+    case("tháng 1,2,3", "tháng một, hai, ba", "months"),
+    case("giải 1,2,3", "giải nhất, nhì, ba", "prizes"),
+    case("tăng 95,5%", "tăng chín mươi lăm phẩy năm phần trăm", "decimal-percent-stays"),
+    case("3,5 triệu đồng", "ba phẩy năm triệu đồng", "decimal-stays"),
+    case("còn 1,2", "còn một phẩy hai", "two-numbers-are-a-decimal"),
+    case(
+        "Hà Nội,15/12/2021",
+        f"Hà Nội, ngày mười lăm tháng mười hai năm {YEAR_2021}",
+        "date-after-a-glued-comma",
+    ),
+    case(
+        "lúc 7h30,8h30",
+        "lúc bảy giờ ba mươi phút, tám giờ ba mươi phút",
+        "list-of-times",
+    ),
+]
+
+
+@pytest.mark.parametrize(("written", "expected", "options"), GLUED_NUMBERS)
+def test_numbers_glued_to_commas_are_read(written: str, expected: str, options: dict) -> None:
+    result = normalize(written, None, ReadingOptions(**options))
+    assert result.spoken == expected
+    assert result.warnings == []
+    check_offsets(written, result)
+
+
+def test_commas_every_three_digits_are_one_number_and_warned() -> None:
+    result = normalize("giá 1,234,567 đồng")
+    assert result.spoken == ("giá một triệu hai trăm ba mươi tư nghìn năm trăm sáu mươi bảy đồng")
+    [warning] = result.warnings
+    assert (warning.code, warning.token) == ("ambiguous_number", "1,234,567")
+    assert "1.234.567" in warning.message
+
+
+@pytest.mark.parametrize(
+    ("written", "expected", "token"),
+    [
+        ("số 12.3,4", "số mười hai chấm ba, bốn", "4"),
+        ("2.3.4.5,6", "hai chấm ba chấm bốn chấm năm, sáu", "6"),
+    ],
+)
+def test_a_digit_no_rule_reads_is_read_as_a_number_and_warned(
+    written: str, expected: str, token: str
+) -> None:
+    result = normalize(written)
+    assert result.spoken == expected
+    [warning] = result.warnings
+    assert (warning.code, warning.token) == ("unread_digits", token)
+    assert f"“{token}”" in warning.message
+    check_offsets(written, result)
+
+
+def test_a_lexicon_entry_that_speaks_digits_is_warned() -> None:
+    result = normalize("Gọi F0 ngay", {"F0": "ép 0"})
+    assert result.spoken == "Gọi ép 0 ngay"
+    [warning] = result.warnings
+    assert (warning.code, warning.token) == ("unread_digits", "F0")
+
+
+def test_a_removed_character_after_a_paragraph_keeps_spans_in_order() -> None:
+    result = normalize("a\n\n\u200b b")
+    assert result.spoken == "a. b"
+    assert [(s.start, s.spoken_start, s.spoken_end, s.rule) for s in result.spans] == [
+        (1, 1, 2, "pause"),
+        (3, 2, 2, "removed"),
+    ]

@@ -122,6 +122,41 @@ def test_writer_saves_then_withdraws_a_manual_spoken_text(login_as, users, org):
     assert _count(SpokenOverride) == 2
 
 
+def test_script_page_warns_about_digits_no_rule_could_read(login_as, users, org):
+    script = make_script(users["writer"], org.district, body="Mục 12.3,4 của kế hoạch.")
+    page = _text(login_as("writer").get(f"/scripts/{script.id}"))
+    assert "Cảnh báo khi chuẩn hóa (1)" in page
+    assert "Không rõ cách đọc số “4” ở đây nên đã đọc là “bốn”" in page
+
+
+def test_a_manual_spoken_text_with_digits_is_refused_and_nothing_stored(login_as, users, org):
+    script = make_script(users["writer"], org.district, body=BODY)
+    response = login_as("writer").post(
+        f"/scripts/{script.id}/spoken",
+        data={"spoken": "Họp lúc 7 giờ 30 phút."},
+        follow_redirects=True,
+    )
+    assert "Văn bản đọc sửa tay phải viết số bằng chữ, không dùng chữ số." in _text(response)
+    assert _count(SpokenOverride) == 0
+    assert service.spoken_for(script).manual is False
+
+
+def test_an_older_manual_spoken_text_with_digits_is_warned(login_as, users, org):
+    script = make_script(users["writer"], org.district, body=BODY)
+    db.session.add(
+        SpokenOverride(
+            version_id=script.current_version_id,
+            text="Họp lúc 7 giờ.",
+            sha256=hashlib.sha256("Họp lúc 7 giờ.".encode()).hexdigest(),
+            author_id=users["writer"].id,
+            created_at=script.created_at,
+        )
+    )
+    db.session.commit()
+    page = _text(login_as("writer").get(f"/scripts/{script.id}"))
+    assert "Văn bản đọc sửa tay còn chữ số “7”: hãy viết ra bằng chữ." in page
+
+
 def test_operator_cannot_post_a_manual_spoken_text(login_as, users, org):
     script = make_script(users["writer"], org.district, body=BODY)
     client = login_as("operator")
