@@ -25,6 +25,7 @@ from pydantic import ValidationError as PydanticError
 from pydantic_core import PydanticCustomError
 
 from app.core.errors import DomainError, ValidationError
+from app.schedules.recurrence import FIRST_DAY, LAST_DAY
 
 # --- Bounds (docs/api.md, "Limits") ------------------------------------------------------------
 
@@ -33,8 +34,8 @@ MAX_ID = 2**31 - 1
 MAX_PAGE = 100_000
 MAX_PER_PAGE = 100
 # Dates and times: a sane range for a broadcast schedule, far from date.min/max overflows.
-MIN_YEAR, MAX_YEAR = 2000, 2100
-MIN_DAY, MAX_DAY = date(MIN_YEAR, 1, 1), date(MAX_YEAR, 12, 31)
+MIN_DAY, MAX_DAY = FIRST_DAY, LAST_DAY
+MIN_YEAR, MAX_YEAR = MIN_DAY.year, MAX_DAY.year
 # One maximum length per kind of text.
 TITLE_CHARS = 300
 BODY_CHARS = 20_000

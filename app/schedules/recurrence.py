@@ -16,6 +16,9 @@ from dateutil import rrule as du_rrule
 TZID = "Asia/Ho_Chi_Minh"
 LOCAL_TZ = ZoneInfo(TZID)
 MAX_OCCURRENCES = 100_000
+# The days a schedule may cover (the API refuses dates outside them too): far from the
+# years date.min/max overflow at and that RFC 5545 cannot write with four digits.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 MAX_PER_SESSION = 60
 ALL_WEEKDAYS = frozenset(range(1, 8))
 KINDS = ("times", "per_session", "every")
@@ -228,6 +231,9 @@ class Recurrence:
             errors["weekdays"] = "Chọn ít nhất một ngày trong tuần."
         elif not self.weekdays <= ALL_WEEKDAYS:
             errors["weekdays"] = "Ngày trong tuần chỉ từ 1 (thứ Hai) đến 7 (Chủ nhật)."
+        for name, day in (("start_date", self.start_date), ("end_date", self.end_date)):
+            if not FIRST_DAY <= day <= LAST_DAY:
+                errors[name] = f"Ngày phải từ {fmt_date(FIRST_DAY)} đến {fmt_date(LAST_DAY)}."
         if self.end_date < self.start_date:
             errors["end_date"] = (
                 f"Ngày kết thúc {fmt_date(self.end_date)} trước ngày bắt đầu "
@@ -422,7 +428,7 @@ def from_rrule(text: str, *, reference: bool = True) -> Recurrence:
         try:
             # dateutil is the reference reader of RFC 5545: what it refuses is not a rule.
             du_rrule.rrulestr("\n".join(standard), forceset=True, tzids={TZID: LOCAL_TZ})
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise _unreadable(str(exc)) from exc
 
     params, value = dtstart
@@ -455,8 +461,9 @@ def from_rrule(text: str, *, reference: bool = True) -> Recurrence:
     common = {
         "start_date": start,
         # A COUNT rule written elsewhere has no end date: it ends on the day of its last
-        # airing, found below; a week per airing is surely long enough to reach it.
-        "end_date": end or start + timedelta(weeks=count or 1),
+        # airing, found below; a week per airing is surely long enough to reach it. Past
+        # MAX_OCCURRENCES + 1 weeks validate() refuses the rule anyway (and dates overflow).
+        "end_date": end or start + timedelta(weeks=min(count or 1, MAX_OCCURRENCES + 1)),
         "weekdays": weekdays,
         "count": count,
         "exceptions": frozenset(exceptions),
@@ -575,8 +582,8 @@ def _total(rec: Recurrence, table: Table) -> int:
 @lru_cache(maxsize=8192)
 def _cutoff(rec: Recurrence, table: Table) -> datetime | None:
     """The local time of the count-th occurrence, or None when the cap is never reached."""
-    if rec.count is None:
-        return None
+    if rec.count is None or rec.count > _total(rec, table):
+        return None  # also keeps a huge count from overflowing the date arithmetic below
     per_week = sum(len(offsets) for offsets in table)
     if per_week == 0:
         return None
@@ -643,6 +650,9 @@ def _rule_minutes(rule: dict[str, str], first: datetime) -> tuple[int, ...]:
     cells = [h * 60 + m for h in hours for m in minutes]
     if not setpos:
         return tuple(cells)
+    if any(p == 0 or abs(p) > len(cells) for p in setpos):
+        # A position past the grid names no time; to_rrule() never writes one.
+        raise _unreadable(f"BYSETPOS={rule['BYSETPOS']}")
     return tuple(sorted({cells[p - 1] if p > 0 else cells[p] for p in setpos}))
 
 

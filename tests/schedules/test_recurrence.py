@@ -517,3 +517,18 @@ def test_expanding_a_long_rule_for_a_short_window_is_cheap():
     rec.validate()
     day = expand(rec, local(2030, 6, 1), local(2030, 6, 2))
     assert day[0] == local(2030, 6, 1, 5) and len(day) == 12
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        (date(1999, 12, 31), date(2000, 1, 5), "start_date"),
+        (date(2100, 12, 1), date(2101, 1, 1), "end_date"),
+        (date(1, 1, 1), date(1, 1, 2), "start_date"),
+    ],
+)
+def test_validate_refuses_days_outside_2000_to_2100(start, end, field):
+    rec = make_rec(start_date=start, end_date=end)
+    with pytest.raises(RecurrenceError) as caught:
+        rec.validate()
+    assert caught.value.fields[field] == "Ngày phải từ 1/1/2000 đến 31/12/2100."
