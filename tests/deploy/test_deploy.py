@@ -8,6 +8,7 @@ throw-away certificate. The systemd units' commands are the project's real comma
 
 from __future__ import annotations
 
+import getpass
 import http.cookiejar
 import os
 import re
@@ -238,7 +239,9 @@ def nginx(gunicorn, tmp_path_factory):
     )
     (work / "loa.conf").write_text(site)
     (work / "nginx.conf").write_text(
+        # Workers run as this user: the checkout may be readable by its owner only.
         f"""
+user {getpass.getuser()};
 pid {work}/nginx.pid;
 error_log {work}/error.log;
 events {{}}
