@@ -12,7 +12,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 from app.config import ROOT, build_config
 from app.core.clock import SystemClock
@@ -88,14 +88,24 @@ class BoundedIntConverter(IntegerConverter):
         return super().to_python(value)
 
 
+class Sha256Converter(BaseConverter):
+    """<sha256:…>: 64 lower-case hex digits (audio is named by its sha256); anything else is
+    an unknown path (404)."""
+
+    regex = "[0-9a-f]{64}"
+
+
 def register_converters(app: Flask) -> None:
     """URL converters the routes use; set before the blueprints add their rules."""
     app.url_map.converters["int"] = BoundedIntConverter
+    app.url_map.converters["sha256"] = Sha256Converter
 
 
 def register_blueprints(app: Flask) -> None:
     """Mount every domain's views and the API."""
+    from app.agents.views import bp as agents_bp
     from app.api import bp as api_bp
+    from app.api.agent import bp as agent_api_bp
     from app.audit.views import bp as audit_bp
     from app.auth.views import bp as auth_bp
     from app.org.views import bp as org_bp
@@ -113,12 +123,16 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(schedules_bp)
     app.register_blueprint(playout_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(agents_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(agent_api_bp)
     csrf.exempt(api_bp)
+    csrf.exempt(agent_api_bp)
 
 
 def register_cli(app: Flask) -> None:
     """Add the flask sub-commands."""
+    from app.agents.cli import agents_cli
     from app.auth.cli import users_cli
     from app.broadcast.cli import logs_cli
     from app.demo.cli import demo_cli
@@ -135,6 +149,7 @@ def register_cli(app: Flask) -> None:
         scheduler_cli,
         schedules_cli,
         logs_cli,
+        agents_cli,
         demo_cli,
     )
     for group in groups:
@@ -170,13 +185,22 @@ def register_errorhandlers(app: Flask) -> None:
         404: "Không tìm thấy trang.",
         405: "Phương thức không được hỗ trợ.",
         413: "Dữ liệu gửi lên quá lớn.",
+        416: "Khoảng byte yêu cầu (Range) nằm ngoài tệp.",
         500: "Lỗi hệ thống. Dữ liệu chưa được thay đổi; hãy thử lại hoặc báo quản trị viên.",
     }.items():
 
         def handler(exc, status=status, message=message):
             if _wants_json():
-                return json_error(f"http_{status}", message, status)
-            return render_template("error.html", message=message, status=status), status
+                response = json_error(f"http_{status}", message, status)
+            else:
+                response = app.make_response(
+                    (render_template("error.html", message=message, status=status), status)
+                )
+            length = getattr(exc, "length", None)
+            if status == 416 and length is not None:
+                # RFC 9110: a refused Range names the file's length, so a client can resume.
+                response.headers["Content-Range"] = f"bytes */{length}"
+            return response
 
         app.register_error_handler(status, handler)
 

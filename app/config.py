@@ -106,6 +106,8 @@ def build_config(instance_path: Path) -> dict:
         "PLAYOUT_SETTINGS": _env_json("PLAYOUT_SETTINGS"),
         "PLAYOUT_STATIONS": _env_json("PLAYOUT_STATIONS"),
         "PLAYOUT_GRACE_S": float(os.environ.get("PLAYOUT_GRACE_S", "300")),
+        # Station agents: how long a one-time enrolment code stays valid.
+        "AGENT_CODE_HOURS": float(os.environ.get("AGENT_CODE_HOURS", "24")),
         # Behind a reverse proxy (nginx), trust one hop of X-Forwarded-For for audit addresses.
         "PROXY_FIX": _env_bool("PROXY_FIX", False),
         # Tests and demos only: the time comes from a file (see app.core.clock).

@@ -1,5 +1,6 @@
 """Import every model so the metadata (and Alembic) sees all tables."""
 
+from app.agents.models import Agent, EnrolmentCode
 from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User
 from app.broadcast.models import BroadcastLog
@@ -16,12 +17,14 @@ from app.scripts.models import Script, ScriptReview, ScriptVersion, script_targe
 from app.speech.models import LexiconEntry, Render, SpokenOverride
 
 __all__ = [
+    "Agent",
     "Airing",
     "ApiToken",
     "AuditEvent",
     "BroadcastLog",
     "BroadcastSession",
     "CancelledOccurrence",
+    "EnrolmentCode",
     "LexiconEntry",
     "Render",
     "RunnerLock",

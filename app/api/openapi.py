@@ -17,11 +17,16 @@ JSON = "application/json"
 ERROR_STATUSES = {
     "400": "Trường không được hỗ trợ (`unknown_fields`) hoặc yêu cầu hỏng.",
     "401": "Thiếu mã truy cập hoặc mã không hợp lệ.",
-    "403": "Vai trò không được làm việc này.",
+    "403": "Vai trò không được làm việc này, hoặc máy trạm đã bị thu hồi.",
     "404": "Không có, hoặc nằm ngoài phạm vi đơn vị.",
     "409": "Xung đột: đã đổi, đã duyệt, đã hủy… hoặc cần xác nhận cảnh báo.",
     "413": "Nội dung gửi lên quá lớn.",
+    "416": "Khoảng byte (Range) không có trong tệp.",
     "422": "Dữ liệu không hợp lệ; xem `fields`.",
+}
+SUCCESS_STATUSES = {
+    "206": "Một phần của tệp (Range).",
+    "304": "Không đổi từ bản máy khách đang giữ (If-None-Match).",
 }
 ERROR_SCHEMA = {
     "type": "object",
@@ -56,27 +61,34 @@ class Operation:
     status: int = 200
     response: dict = field(default_factory=lambda: {JSON: {"schema": {"type": "object"}}})
     extra_statuses: tuple[int, ...] = ()
+    # None: the document's default (a user's bearer token); [] for a call without one.
+    security: list[dict] | None = None
+    # Header parameters, e.g. If-None-Match.
+    headers: tuple[dict, ...] = ()
 
 
 OPERATIONS: dict[str, Operation] = {}
 
 
-def operation(**kwargs) -> Callable:
-    """Declare a view's query and body schemas and its success answer."""
+def operation(*, blueprint: str | None = None, **kwargs) -> Callable:
+    """Declare a view's query and body schemas and its success answer; views of another
+    blueprint than /api/v1's (the agent API) name it."""
 
     def register(view: Callable) -> Callable:
-        OPERATIONS[f"{bp.name}.{view.__name__}"] = Operation(**kwargs)
+        OPERATIONS[f"{blueprint or bp.name}.{view.__name__}"] = Operation(**kwargs)
         return view
 
     return register
 
 
-@bp.before_request
 def refuse_unknown_query():
     """A route without query parameters refuses any (registered after the token check)."""
     op = OPERATIONS.get(request.endpoint or "")
     if op is not None and op.query is None and request.args:
         read_query(NoBody, "Tham số không được hỗ trợ.")
+
+
+bp.before_request(refuse_unknown_query)
 
 
 def page_response() -> dict:
@@ -93,6 +105,8 @@ def _path_parameters(rule: str) -> tuple[str, list[dict]]:
     for converter, name in _ARGUMENT.findall(rule):
         if converter == "int":
             schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+        elif converter == "sha256":
+            schema = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
         else:
             schema = {"type": "string", "minLength": 1, "maxLength": CODE_CHARS}
         parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
@@ -114,6 +128,12 @@ def _query_parameters(schema: dict, components: dict) -> list[dict]:
     ]
 
 
+def _operation_name(endpoint: str) -> str:
+    """The view's name; views of another blueprint keep its name in front (agent_api_plan)."""
+    blueprint, _, name = endpoint.rpartition(".")
+    return name if blueprint == bp.name else f"{blueprint}_{name}"
+
+
 def build_openapi(app: Flask) -> dict:
     """The OpenAPI 3.1 document of every /api/v1 route."""
     models = {m for op in OPERATIONS.values() for m in (op.query, op.body) if m is not None}
@@ -123,8 +143,9 @@ def build_openapi(app: Flask) -> dict:
     )
     components = defs.get("$defs", {})
     paths: dict[str, dict] = {}
+    described = {bp.name} | {name.rsplit(".", 1)[0] for name in OPERATIONS}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        if not rule.endpoint.startswith(f"{bp.name}."):
+        if rule.endpoint.rsplit(".", 1)[0] not in described:
             continue
         op = OPERATIONS.get(rule.endpoint)
         if op is None:
@@ -133,9 +154,14 @@ def build_openapi(app: Flask) -> dict:
         path, parameters = _path_parameters(rule.rule)
         if op.query is not None:
             parameters += _query_parameters(refs[(op.query, "validation")], components)
+        parameters += [{"in": "header", **header} for header in op.headers]
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             ok = {"description": "OK", "content": op.response}
             responses = {str(s): ok for s in (op.status, *op.extra_statuses) if s < 400}
+            if "304" in responses:
+                responses["304"] = {"description": SUCCESS_STATUSES["304"]}
+            if "206" in responses:
+                responses["206"] = {"description": SUCCESS_STATUSES["206"], "content": op.response}
             statuses = {"400", "401", "404", "422"}
             statuses |= {str(s) for s in op.extra_statuses if s >= 400}
             if method != "GET":
@@ -146,11 +172,13 @@ def build_openapi(app: Flask) -> dict:
                     "content": {JSON: {"schema": {"$ref": REF.format(model="Error")}}},
                 }
             entry = {
-                "operationId": f"{rule.endpoint.split('.', 1)[1]}_{method.lower()}",
+                "operationId": f"{_operation_name(rule.endpoint)}_{method.lower()}",
                 "summary": (view.__doc__ or "").strip().splitlines()[0],
                 "parameters": parameters,
                 "responses": responses,
             }
+            if op.security is not None:
+                entry["security"] = op.security
             if op.body is not None:
                 entry["requestBody"] = {
                     "required": not op.body_optional,
@@ -170,7 +198,13 @@ def build_openapi(app: Flask) -> dict:
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "loa_…"}
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "loa_…"},
+                "agentAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "loa_agent_…",
+                    "description": "Mã của một máy trạm, nhận khi đăng ký (POST /agent/enrol).",
+                },
             },
             "schemas": {**components, "Error": ERROR_SCHEMA},
         },

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic import ValidationError as PydanticError
 from pydantic_core import PydanticCustomError
 
+from app.agents.service import DEFAULT_PLAN_DAYS, MAX_PLAN_DAYS
 from app.core.errors import DomainError, ValidationError
 from app.schedules.recurrence import FIRST_DAY, LAST_DAY
 
@@ -642,3 +643,21 @@ class ReportQuery(Schema):
     ] = None
     priority: optional_query(choice(*PRIORITIES)) = None
     format: optional_query(choice("json", "csv")) = None
+
+
+# --- Station agents ---------------------------------------------------------------------------
+
+
+class EnrolIn(Schema):
+    """Body of POST /agent/enrol."""
+
+    code: Annotated[
+        text(CODE_CHARS),
+        Field(description="The one-time enrolment code, e.g. ABCD-EFGH-JKMN-PQRS."),
+    ]
+
+
+class AgentPlanQuery(Schema):
+    """Parameters of GET /agent/plan."""
+
+    days: Annotated[int, Field(ge=1, le=MAX_PLAN_DAYS)] = DEFAULT_PLAN_DAYS

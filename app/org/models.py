@@ -33,6 +33,24 @@ STATION_KIND_LABELS = {
 }
 
 
+class PlayoutMode(str, Enum):
+    """Who airs a station's plan: the central runner or the station's own agent, never both."""
+
+    CENTRAL = "central"
+    AGENT = "agent"
+
+    @property
+    def label(self) -> str:
+        """Vietnamese name of the mode."""
+        return PLAYOUT_MODE_LABELS[self]
+
+
+PLAYOUT_MODE_LABELS = {
+    PlayoutMode.CENTRAL: "Máy chủ trung tâm phát",
+    PlayoutMode.AGENT: "Máy trạm tại đài phát",
+}
+
+
 class Unit(db.Model):
     """An organisation unit; units form a tree of any depth, levels are data."""
 
@@ -94,6 +112,12 @@ class Station(db.Model):
     interrupt_policy: Mapped[str] = mapped_column(
         String(16), default="requeue", server_default="requeue"
     )
+    # Who airs the plan (one field, so never both); changed only by
+    # app.agents.service.set_playout_mode(), which records when.
+    playout_mode: Mapped[PlayoutMode] = mapped_column(
+        enum_column(PlayoutMode), default=PlayoutMode.CENTRAL, server_default="central"
+    )
+    playout_mode_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     unit: Mapped[Unit] = relationship(back_populates="stations")

@@ -1,0 +1,1 @@
+"""Station agents: enrolment, credentials, the plan and audio they pull, playout mode."""

@@ -1,0 +1,572 @@
+"""Rules for station agents: adding and revoking them, the one-time enrolment code, the
+credential, a station's playout mode, and the plan and audio an agent pulls."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import current_app
+from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from app.agents.models import Agent, AgentStatus, EnrolmentCode
+from app.audit.service import record_event
+from app.auth.models import User
+from app.auth.permissions import Permission, in_scope, require
+from app.core import clock
+from app.core.clock import LOCAL_TZ
+from app.core.errors import Conflict, DomainError, NotFound, ValidationError
+from app.extensions import db
+from app.org.models import PlayoutMode, Station, Unit
+from app.schedules.models import Airing
+from app.schedules.service import AIRING_HORIZON_DAYS, airing_horizon_end
+from app.scripts.models import Priority, ScriptVersion
+from app.speech.models import Render, RenderStatus
+from app.speech.service import audio_dir
+
+CREDENTIAL_PREFIX = "loa_agent_"
+# Crockford's base32: no I, L, O or U, so a code read over the phone is typed right.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 16  # 80 random bits
+CODE_EXAMPLE = "ABCD-EFGH-JKMN-PQRS"
+DEFAULT_CODE_HOURS = 24
+DEFAULT_PLAN_DAYS = 7
+# The plan never reaches past the airings the runner materialises.
+MAX_PLAN_DAYS = AIRING_HORIZON_DAYS
+# last_seen_at is written at most this often per agent: a sync every 30 s from a thousand
+# agents must not turn every read into a write.
+SEEN_EVERY_S = 30
+NAME_CHARS = 100
+NOT_IN_PLAN = "Tệp âm thanh này không có trong lịch phát của đài."
+BAD_CREDENTIAL = "Mã máy trạm không hợp lệ."
+_RANK = {Priority.EMERGENCY: 0, Priority.HIGH: 1}
+# Output settings that must not leave the server (an Icecast source password and the like).
+_SECRET_WORDS = ("password", "secret", "token")
+
+
+class AgentRefused(DomainError):
+    """An enrolment code or agent credential refused; code names why (the JSON `error`)."""
+
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, code: str, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+@dataclass(frozen=True)
+class NewAgent:
+    """An agent just added, with its enrolment code in clear (shown once, never stored)."""
+
+    agent: Agent
+    code: str
+    expires_at: datetime
+
+
+def _sha256(value: str) -> str:
+    """Codes and credentials are random, so a plain sha256 is enough and allows lookup."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _local(value: datetime) -> str:
+    """A time as a message shows it: 08:00 ngày 27/11/2026."""
+    return value.astimezone(LOCAL_TZ).strftime("%H:%M ngày %d/%m/%Y")
+
+
+def code_hours() -> float:
+    """How long an enrolment code stays valid (AGENT_CODE_HOURS)."""
+    return float(current_app.config.get("AGENT_CODE_HOURS", DEFAULT_CODE_HOURS))
+
+
+def normalise_code(raw: str) -> str | None:
+    """The code as hashed: upper case, no dashes or spaces, O read as 0 and I, L as 1
+    (Crockford); None when it cannot be a code."""
+    cleaned = "".join(raw.split()).replace("-", "").upper().translate(str.maketrans("OIL", "011"))
+    if len(cleaned) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in cleaned):
+        return None
+    return cleaned
+
+
+def _new_code() -> tuple[str, str]:
+    """A fresh code as shown (four groups of four) and the sha256 stored."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return "-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4)), _sha256(raw)
+
+
+# --- Admin: scope, listing, adding, revoking ---------------------------------------------------
+
+
+def _require_admin_scope(actor: User | None, station: Station) -> None:
+    """Admins act on stations of their subtree; the command line (actor None) on any."""
+    if actor is None:
+        return
+    require(actor, Permission.ADMIN)
+    if not in_scope(actor, station.unit):
+        raise NotFound("Đài không tồn tại hoặc nằm ngoài phạm vi đơn vị của bạn.")
+
+
+def stations_in_scope(actor: User) -> list[Station]:
+    """The stations of the admin's subtree, by unit and code."""
+    return list(
+        db.session.scalars(
+            select(Station)
+            .join(Unit)
+            .where(Unit.path.startswith(actor.unit.path))
+            .order_by(Unit.path, Station.code)
+        )
+    )
+
+
+def agents_of(stations: list[Station]) -> dict[int, list[Agent]]:
+    """The agents of these stations by station id, active first, newest first."""
+    found: dict[int, list[Agent]] = {s.id: [] for s in stations}
+    if not stations:
+        return found
+    rows = db.session.scalars(
+        select(Agent)
+        .where(Agent.station_id.in_(list(found)))
+        .order_by(Agent.status, Agent.created_at.desc(), Agent.id.desc())
+    )
+    for agent in rows:
+        found[agent.station_id].append(agent)
+    return found
+
+
+def list_agents(station: Station | None = None) -> list[Agent]:
+    """Every agent (of one station), by station code then newest first (command line)."""
+    query = (
+        select(Agent)
+        .join(Station)
+        .options(selectinload(Agent.station))
+        .order_by(Station.code, Agent.created_at.desc(), Agent.id.desc())
+    )
+    if station is not None:
+        query = query.where(Agent.station_id == station.id)
+    return list(db.session.scalars(query))
+
+
+def active_agent(station: Station) -> Agent | None:
+    """The station's one active agent, if any."""
+    return db.session.scalar(
+        select(Agent).where(Agent.station_id == station.id, Agent.status == AgentStatus.ACTIVE)
+    )
+
+
+def get_agent(actor: User | None, agent_id: int) -> Agent:
+    """An agent of the admin's subtree, or NotFound."""
+    agent = db.session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound("Không tìm thấy máy trạm.")
+    _require_admin_scope(actor, agent.station)
+    return agent
+
+
+def add_agent(actor: User | None, station: Station, name: str = "") -> NewAgent:
+    """Add an agent for a station, with a one-time enrolment code returned in clear."""
+    _require_admin_scope(actor, station)
+    name = " ".join(name.split()) or f"Máy trạm {station.code}"
+    if len(name) > NAME_CHARS:
+        message = f"Tên máy trạm tối đa {NAME_CHARS} ký tự."
+        raise ValidationError(message, {"name": message})
+    busy = active_agent(station)
+    message = (
+        f"Đài “{station.name}” đã có máy trạm đang hoạt động"
+        + (f" (“{busy.name}”)" if busy else "")
+        + ". Hai máy cùng phát một đài sẽ phát trùng: hãy thu hồi máy cũ trước khi thêm máy mới."
+    )
+    if busy is not None:
+        raise ValidationError(message, {"station_id": "Đài đã có máy trạm đang hoạt động."})
+    now = clock.now()
+    shown, code_hash = _new_code()
+    expires = now + timedelta(hours=code_hours())
+    actor_id = actor.id if actor else None
+    agent = Agent(
+        station=station,
+        name=name,
+        status=AgentStatus.ACTIVE,
+        created_by_id=actor_id,
+        created_at=now,
+    )
+    db.session.add(agent)
+    db.session.add(
+        EnrolmentCode(
+            agent=agent,
+            code_hash=code_hash,
+            created_by_id=actor_id,
+            created_at=now,
+            expires_at=expires,
+        )
+    )
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        # Another admin added one for the same station meanwhile (the partial unique index).
+        db.session.rollback()
+        raise Conflict(message) from exc
+    record_event(
+        "agent.create",
+        "agent",
+        agent.id,
+        f"Thêm máy trạm “{name}” cho đài {station.name} ({station.code})",
+        actor=actor,
+        unit_id=station.unit_id,
+        details={"station": station.code, "code_expires_at": expires.isoformat()},
+    )
+    db.session.commit()
+    return NewAgent(agent, shown, expires)
+
+
+def revoke_agent(actor: User | None, agent: Agent) -> Agent:
+    """Revoke an agent: its credential and unused code stop working at once.
+
+    The station's playout mode stays as it is: a station in agent mode then airs nowhere until
+    an admin switches it to central or enrols a new agent (the page says so). Switching it to
+    central here could make the log claim airings the station's loudspeakers never played.
+    """
+    _require_admin_scope(actor, agent.station)
+    if agent.status == AgentStatus.REVOKED:
+        raise Conflict(f"Máy trạm “{agent.name}” đã bị thu hồi rồi.")
+    now = clock.now()
+    agent.status = AgentStatus.REVOKED
+    agent.revoked_at = now
+    agent.revoked_by_id = actor.id if actor else None
+    station = agent.station
+    record_event(
+        "agent.revoke",
+        "agent",
+        agent.id,
+        f"Thu hồi máy trạm “{agent.name}” của đài {station.name} ({station.code})",
+        actor=actor,
+        unit_id=station.unit_id,
+        details={"station": station.code, "playout_mode": station.playout_mode.value},
+    )
+    db.session.commit()
+    return agent
+
+
+# --- Playout mode -------------------------------------------------------------------------------
+
+
+def set_playout_mode(actor: User | None, station: Station, mode: PlayoutMode | str) -> Station:
+    """Switch who airs the station: the central runner or its agent (never both).
+
+    To agent only when the station's active agent has enrolled and fetched its plan at least
+    once, so it holds the plan and can fetch the audio. See docs/api.md, "Playout mode", for
+    how the runners hand a station over without airing anything twice.
+    """
+    _require_admin_scope(actor, station)
+    try:
+        mode = PlayoutMode(mode)
+    except ValueError:
+        message = "Chế độ phát phải là “central” hoặc “agent”."
+        raise ValidationError(message, {"mode": message}) from None
+    if station.playout_mode == mode:
+        raise Conflict(f"Đài “{station.name}” đã ở chế độ “{mode.label}”.")
+    agent = active_agent(station)
+    if mode == PlayoutMode.AGENT:
+        if agent is None or agent.enrolled_at is None:
+            message = (
+                "Đài chưa có máy trạm đã đăng ký: hãy thêm máy trạm và đăng ký nó bằng mã "
+                "trước khi chuyển sang chế độ máy trạm."
+            )
+            raise ValidationError(message, {"mode": message})
+        if agent.last_seen_at is None:
+            message = (
+                f"Máy trạm “{agent.name}” chưa tải lịch phát lần nào: hãy chạy máy trạm và "
+                "chờ nó đồng bộ trước khi chuyển."
+            )
+            raise ValidationError(message, {"mode": message})
+    before = station.playout_mode
+    station.playout_mode = mode
+    station.playout_mode_changed_at = clock.now()
+    record_event(
+        "station.playout_mode",
+        "station",
+        station.id,
+        f"Chuyển đài {station.name} ({station.code}) sang “{mode.label}”",
+        actor=actor,
+        unit_id=station.unit_id,
+        details={"from": before.value, "to": mode.value, "agent": agent.id if agent else None},
+    )
+    db.session.commit()
+    return station
+
+
+def stations_aired_centrally() -> Select:
+    """Ids of the stations the central runner airs (playout mode central), as a subquery:
+    `Airing.station_id.in_(stations_aired_centrally())`.
+
+    A subquery rather than a list, so a runner's claim can check the mode in the same
+    conditional UPDATE that claims the airing: a switch committed before the claim wins.
+    """
+    return select(Station.id).where(Station.playout_mode == PlayoutMode.CENTRAL)
+
+
+def is_aired_centrally(station_id: int) -> bool:
+    """Whether the central runner airs this station now."""
+    mode = db.session.scalar(select(Station.playout_mode).where(Station.id == station_id))
+    return mode == PlayoutMode.CENTRAL
+
+
+# --- The agent's side: enrolment and credential -------------------------------------------------
+
+
+def enrol_agent(raw_code: str) -> tuple[Agent, str]:
+    """Trade a one-time enrolment code for the agent's credential (returned in clear once)."""
+    code = normalise_code(raw_code)
+    if code is None:
+        message = f"Mã đăng ký gồm {CODE_LENGTH} chữ và số, ví dụ {CODE_EXAMPLE}."
+        raise ValidationError(message, {"code": message})
+    row = db.session.scalar(select(EnrolmentCode).where(EnrolmentCode.code_hash == _sha256(code)))
+    now = clock.now()
+    again = "Hãy nhờ quản trị viên thêm máy trạm mới để có mã khác."
+    if row is None:
+        raise AgentRefused(
+            "code_invalid", "Mã đăng ký không đúng. Hãy kiểm tra lại mã quản trị viên đã đưa."
+        )
+    used = AgentRefused(
+        "code_used",
+        f"Mã đăng ký này đã được dùng lúc {_local(row.used_at or now)}; mỗi mã chỉ dùng "
+        f"được một lần. {again}",
+    )
+    if row.used_at is not None:
+        raise used
+    if row.expires_at <= now:
+        raise AgentRefused(
+            "code_expired", f"Mã đăng ký đã hết hạn lúc {_local(row.expires_at)}. {again}"
+        )
+    agent = row.agent
+    if not agent.is_active:
+        raise AgentRefused(
+            "agent_revoked", f"Máy trạm “{agent.name}” đã bị thu hồi. {again}", status=403
+        )
+    # Conditional, so of two enrolments racing with one code exactly one gets a credential.
+    taken = db.session.execute(
+        update(EnrolmentCode)
+        .where(EnrolmentCode.id == row.id, EnrolmentCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        db.session.rollback()
+        raise AgentRefused("code_used", f"Mã đăng ký này vừa được dùng. {again}")
+    credential = CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
+    agent.token_hash = _sha256(credential)
+    agent.token_prefix = credential[:16]
+    agent.enrolled_at = now
+    station = agent.station
+    record_event(
+        "agent.enrol",
+        "agent",
+        agent.id,
+        f"Máy trạm “{agent.name}” của đài {station.name} ({station.code}) đã đăng ký",
+        unit_id=station.unit_id,
+        details={"station": station.code, "code": row.id},
+    )
+    db.session.commit()
+    return agent, credential
+
+
+def agent_for_credential(plaintext: str) -> Agent:
+    """The active agent a credential belongs to, noting that it was seen; AgentRefused if
+    unknown (401) or revoked (403)."""
+    if not plaintext.startswith(CREDENTIAL_PREFIX):
+        raise AgentRefused("unauthorized", BAD_CREDENTIAL)
+    agent = db.session.scalar(select(Agent).where(Agent.token_hash == _sha256(plaintext)))
+    if agent is None:
+        raise AgentRefused("unauthorized", BAD_CREDENTIAL)
+    if not agent.is_active:
+        when = _local(agent.revoked_at) if agent.revoked_at else "trước đây"
+        raise AgentRefused(
+            "agent_revoked",
+            f"Máy trạm “{agent.name}” của đài {agent.station.name} đã bị thu hồi lúc {when}: "
+            "nó không tải được lịch phát và âm thanh nữa. Hãy dừng máy trạm; muốn phát lại từ "
+            "máy này, nhờ quản trị viên thêm máy trạm mới và đăng ký lại.",
+            status=403,
+        )
+    now = clock.now()
+    seen = agent.last_seen_at
+    if seen is None or not timedelta(0) <= now - seen < timedelta(seconds=SEEN_EVERY_S):
+        agent.last_seen_at = now
+        db.session.commit()
+    return agent
+
+
+# --- The agent's side: plan and audio -----------------------------------------------------------
+
+
+def _utc(value: datetime) -> str:
+    """An aware time as ISO 8601 in UTC."""
+    return value.astimezone(UTC).isoformat()
+
+
+def plan_window(now: datetime, days: int) -> tuple[datetime, datetime]:
+    """From today's local midnight to the local midnight after now + days.
+
+    Starting at midnight, not now, keeps the plan (and its ETag) the same all day unless
+    something in it changes; ending like the materialised airings covers whole days.
+    """
+    today = now.astimezone(LOCAL_TZ).date()
+    start = datetime.combine(today, time(), LOCAL_TZ).astimezone(UTC)
+    return start, airing_horizon_end(now, days)
+
+
+def _without_secrets(settings: dict[str, Any]) -> dict[str, Any]:
+    """Output settings without passwords (and without one inside a URL)."""
+    clean: dict[str, Any] = {}
+    for key, value in settings.items():
+        lowered = str(key).lower()
+        if any(word in lowered for word in _SECRET_WORDS) and not lowered.endswith("_env"):
+            continue
+        if isinstance(value, str) and "@" in value and "://" in value:
+            parts = urlsplit(value)
+            if parts.password is not None:
+                host = parts.hostname or ""
+                netloc = f"{parts.username or ''}@{host}" + (f":{parts.port}" if parts.port else "")
+                value = urlunsplit(parts._replace(netloc=netloc))
+        clean[key] = value
+    return clean
+
+
+def station_output(station: Station) -> dict[str, Any]:
+    """The output the server's configuration names for the station, without secrets.
+
+    The same lookup as the central runner's output_for(): PLAYOUT_STATIONS[code], else
+    PLAYOUT_OUTPUT with PLAYOUT_SETTINGS.
+    """
+    config = current_app.config
+    own = (config.get("PLAYOUT_STATIONS") or {}).get(station.code) or {}
+    name = own.get("output") or config.get("PLAYOUT_OUTPUT") or "simulate"
+    settings = own.get("settings", config.get("PLAYOUT_SETTINGS") or {})
+    return {"name": name, "settings": _without_secrets(dict(settings or {}))}
+
+
+def _audio_json(render: Render | None) -> dict[str, Any]:
+    """What the agent needs to fetch and check a file: sha256, size in bytes, format."""
+    if render is None or render.status != RenderStatus.DONE or not render.audio_path:
+        return {"sha256": None, "size": None, "format": None, "duration_s": None}
+    path = audio_dir() / render.audio_path
+    return {
+        "sha256": render.audio_sha256,
+        "size": path.stat().st_size if path.is_file() else None,
+        "format": render.audio_format,
+        "duration_s": render.duration_s,
+    }
+
+
+def agent_plan(agent: Agent, days: int, now: datetime) -> dict[str, Any]:
+    """The station's airings from today to now + days, with what the agent needs to air them.
+
+    Every airing of the window is listed with its status; the agent airs the `planned` ones.
+    The document holds nothing that changes by itself (no server time), so its sha256 is a
+    strong ETag: it changes exactly when the plan does.
+    """
+    station = agent.station
+    start, until = plan_window(now, days)
+    airings = db.session.scalars(
+        select(Airing)
+        .where(
+            Airing.station_id == station.id,
+            Airing.sequenced_at >= start,
+            Airing.sequenced_at < until,
+        )
+        .options(selectinload(Airing.script), selectinload(Airing.render))
+    ).all()
+    airings = sorted(
+        airings, key=lambda a: (a.sequenced_at, _RANK.get(a.priority, 2), a.planned_at, a.id)
+    )
+    version_ids = {a.version_id for a in airings}
+    numbers = dict(
+        db.session.execute(
+            select(ScriptVersion.id, ScriptVersion.number).where(ScriptVersion.id.in_(version_ids))
+        ).all()
+    )
+    audio = {a.render_id: _audio_json(a.render) for a in airings}
+    items = [
+        {
+            "id": a.id,
+            "airing_key": a.airing_key,
+            "schedule": a.schedule_id,
+            "status": a.status.value,
+            "planned_at": _utc(a.planned_at),
+            "start_at": _utc(a.sequenced_at),
+            "duration_s": a.duration_s,
+            "priority": a.priority.value,
+            "session": a.session_name or None,
+            "script": {"id": a.script_id, "title": a.script.title},
+            "version": {"id": a.version_id, "number": numbers.get(a.version_id)},
+            "render": a.render_id,
+            "audio": audio[a.render_id],
+            "note": a.note,
+        }
+        for a in airings
+    ]
+    needed = {
+        item["audio"]["sha256"]: item["audio"]
+        for item in items
+        if item["status"] == "planned" and item["audio"]["sha256"]
+    }
+    grace = station.grace_s
+    if grace is None:
+        grace = current_app.config.get("PLAYOUT_GRACE_S", 300.0)
+    return {
+        "station": {
+            "id": station.id,
+            "code": station.code,
+            "name": station.name,
+            "unit": station.unit.code,
+            "active": station.active,
+        },
+        "agent": {"id": agent.id, "name": agent.name},
+        "playout": {
+            "mode": station.playout_mode.value,
+            "misfire_policy": station.misfire_policy,
+            "grace_s": float(grace),
+            "interrupt_policy": station.interrupt_policy,
+            "output": station_output(station),
+        },
+        "days": days,
+        "from": _utc(start),
+        "until": _utc(until),
+        "items": items,
+        "audio": [needed[sha] for sha in sorted(needed)],
+    }
+
+
+def plan_document(agent: Agent, days: int, now: datetime) -> tuple[bytes, str]:
+    """The plan as the exact bytes sent, and their sha256 (the strong ETag)."""
+    body = agent_plan(agent, days, now)
+    raw = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    return raw, hashlib.sha256(raw).hexdigest()
+
+
+def audio_for(agent: Agent, sha256: str) -> tuple[Render, Path]:
+    """The finished audio with this sha256 if an airing of the agent's station (planned,
+    past or cancelled) uses it; otherwise NotFound, whether or not the file exists."""
+    render = db.session.scalar(
+        select(Render)
+        .join(Airing, Airing.render_id == Render.id)
+        .where(
+            Airing.station_id == agent.station_id,
+            Render.audio_sha256 == sha256,
+            Render.status == RenderStatus.DONE,
+        )
+        .order_by(Render.id)
+        .limit(1)
+    )
+    if render is None or not render.audio_path:
+        raise NotFound(NOT_IN_PLAN)
+    path = audio_dir() / render.audio_path
+    if not path.is_file():
+        raise NotFound("Tệp âm thanh không còn trên máy chủ; hãy báo quản trị viên tạo lại.")
+    return render, path

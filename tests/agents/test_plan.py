@@ -1,0 +1,274 @@
+"""GET /api/v1/agent/plan: the station's airings of the next days with what the agent needs to
+air them, under a strong ETag that changes exactly when the plan does."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, time
+
+import pytest
+from flask import current_app
+
+from app.agents import service
+from app.extensions import db
+from app.schedules import playout
+from app.schedules import service as schedules
+from app.schedules.models import Airing
+from app.speech.pipeline import sha256_file
+from tests.agents.conftest import approved_with_own_audio, schedule_on
+from tests.api.conftest import assert_error
+
+
+def utc(*args) -> str:
+    return datetime(*args, tzinfo=UTC).isoformat()
+
+
+def plan(caller, query: str = "", **headers):
+    return caller.get(f"/api/v1/agent/plan{query}", headers=headers)
+
+
+def etag_of(response) -> str:
+    return response.headers["ETag"]
+
+
+def test_plan_lists_the_stations_airings_with_what_the_agent_needs(desk, enrolled):
+    agent = enrolled(desk.commune, "Máy xã Phú Thủy")
+    response = plan(agent, "?days=2")
+    assert response.status_code == 200
+    body = response.get_json()
+    render = desk.script.approved_render
+    path = current_app.config["AUDIO_DIR"] / render.audio_path
+    audio = {
+        "sha256": render.audio_sha256,
+        "size": path.stat().st_size,
+        "format": "wav",
+        "duration_s": render.duration_s,
+    }
+    assert audio["sha256"] == sha256_file(path)
+    assert body["station"] == {
+        "id": desk.commune.id,
+        "code": "PT-PHUTHUY",
+        "name": "Đài Phú Thủy",
+        "unit": "C",
+        "active": True,
+    }
+    assert body["agent"] == {"id": agent.agent.id, "name": "Máy xã Phú Thủy"}
+    assert body["playout"] == {
+        "mode": "central",
+        "misfire_policy": "late",
+        "grace_s": 300.0,
+        "interrupt_policy": "requeue",
+        "output": {"name": "simulate", "settings": {}},
+    }
+    # From today's local midnight (27/11) to the midnight after now + 2 days (30/11).
+    assert (body["days"], body["from"], body["until"]) == (
+        2,
+        utc(2026, 11, 26, 17),
+        utc(2026, 11, 29, 17),
+    )
+    assert [i["planned_at"] for i in body["items"]] == [
+        utc(2026, 11, 27, 22, 45),
+        utc(2026, 11, 28, 10, 15),
+        utc(2026, 11, 28, 22, 45),
+        utc(2026, 11, 29, 10, 15),
+    ]
+    first = body["items"][0]
+    airing = db.session.get(Airing, first["id"])
+    assert airing.station_id == desk.commune.id
+    assert first == {
+        "id": airing.id,
+        "airing_key": airing.airing_key,
+        "schedule": desk.schedule.id,
+        "status": "planned",
+        "planned_at": utc(2026, 11, 27, 22, 45),
+        # Sequenced from the start of its session (05:30).
+        "start_at": utc(2026, 11, 27, 22, 30),
+        "duration_s": render.duration_s,
+        "priority": "priority",
+        "session": "Buổi sáng",
+        "script": {"id": desk.script.id, "title": "Kêu gọi tiêm chủng"},
+        "version": {"id": desk.script.approved_version_id, "number": 1},
+        "render": render.id,
+        "audio": audio,
+        "note": "",
+    }
+    assert body["audio"] == [audio]
+
+
+def test_plan_covers_seven_days_by_default_and_at_most_fourteen(desk, enrolled):
+    agent = enrolled(desk.commune)
+    week = plan(agent).get_json()
+    assert (week["days"], week["until"]) == (7, utc(2026, 12, 4, 17))
+    assert len(week["items"]) == 14  # 05:45 and 17:15 from 28/11 to 4/12
+    assert plan(agent, "?days=14").get_json()["until"] == utc(2026, 12, 11, 17)
+    assert [i["planned_at"] for i in plan(agent, "?days=1").get_json()["items"]] == [
+        utc(2026, 11, 27, 22, 45),
+        utc(2026, 11, 28, 10, 15),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code", "field"),
+    [
+        ("?days=0", 422, "validation_failed", "days"),
+        ("?days=15", 422, "validation_failed", "days"),
+        ("?days=-1", 422, "validation_failed", "days"),
+        ("?days=abc", 422, "validation_failed", "days"),
+        ("?days=1.5", 422, "validation_failed", "days"),
+        ("?days=99999999999999999999999", 422, "validation_failed", "days"),
+        ("?ngay=7", 400, "unknown_fields", "ngay"),
+        ("?days=7&station=PT-CITY", 400, "unknown_fields", "station"),
+    ],
+)
+def test_bad_plan_parameters_are_refused(desk, enrolled, query, status, code, field):
+    assert_error(plan(enrolled(desk.commune), query), status, code, field)
+
+
+def test_plan_lists_only_the_agents_own_station(desk, enrolled):
+    commune = {i["id"] for i in plan(enrolled(desk.commune)).get_json()["items"]}
+    city = {i["id"] for i in plan(enrolled(desk.city)).get_json()["items"]}
+    assert len(commune) == len(city) == 14 and not commune & city
+    assert {db.session.get(Airing, i).station_id for i in city} == {desk.city.id}
+    foreign = plan(enrolled(desk.foreign)).get_json()
+    assert (foreign["items"], foreign["audio"]) == ([], [])
+
+
+def test_etag_is_strong_and_the_sha256_of_the_answer(desk, enrolled):
+    response = plan(enrolled(desk.commune))
+    tag = etag_of(response)
+    assert not tag.startswith("W/")
+    assert tag == f'"{hashlib.sha256(response.get_data()).hexdigest()}"'
+    assert response.headers["Cache-Control"] == "private, no-cache"
+
+
+def test_unchanged_plan_answers_304(desk, enrolled, clock):
+    agent = enrolled(desk.commune)
+    tag = etag_of(plan(agent))
+    for header in (tag, f"W/{tag}", f'"other", {tag}', "*"):
+        again = plan(agent, **{"If-None-Match": header})
+        assert again.status_code == 304, header
+        assert again.get_data() == b""
+        assert etag_of(again) == tag
+    assert plan(agent, **{"If-None-Match": '"other"'}).status_code == 200
+    # Time passing changes nothing within the day: the answer holds no server time.
+    clock.advance(hours=10)
+    assert plan(agent, **{"If-None-Match": tag}).status_code == 304
+    assert plan(agent, "?days=6", **{"If-None-Match": tag}).status_code == 200
+
+
+def test_the_window_moves_on_at_local_midnight(desk, enrolled, clock):
+    agent = enrolled(desk.commune)
+    tag = etag_of(plan(agent))
+    clock.current = datetime(2026, 11, 27, 17, 0, tzinfo=UTC)  # 00:00 on 28/11 in Vietnam
+    moved = plan(agent, **{"If-None-Match": tag})
+    assert moved.status_code == 200
+    assert moved.get_json()["from"] == utc(2026, 11, 27, 17)
+
+
+def test_a_cancelled_occurrence_changes_the_plan(desk, enrolled, users):
+    agent = enrolled(desk.commune)
+    before = plan(agent)
+    occurs = datetime(2026, 11, 28, 10, 15, tzinfo=UTC)
+    schedules.cancel_occurrence(users["operator"], desk.schedule, desk.commune, occurs, "Họp dân")
+    after = plan(agent, **{"If-None-Match": etag_of(before)})
+    assert after.status_code == 200 and etag_of(after) != etag_of(before)
+    statuses = {i["planned_at"]: i["status"] for i in after.get_json()["items"]}
+    assert statuses[occurs.isoformat()] == "cancelled"
+    assert list(statuses.values()).count("planned") == 13
+    # The other station's plan did not change.
+    city = enrolled(desk.city)
+    tag = etag_of(plan(city))
+    assert plan(city, **{"If-None-Match": tag}).status_code == 304
+
+
+def test_a_new_schedule_changes_the_plan_and_its_files(desk, enrolled, users, org):
+    agent = enrolled(desk.commune)
+    before = plan(agent)
+    other = approved_with_own_audio(users, org.district, "Phòng chống bão", 880)
+    schedule_on(users, other, [desk.commune], time(17, 30))
+    after = plan(agent, **{"If-None-Match": etag_of(before)})
+    assert after.status_code == 200 and etag_of(after) != etag_of(before)
+    body = after.get_json()
+    assert len(body["items"]) == 21
+    assert len(body["audio"]) == 2
+    assert {a["sha256"] for a in body["audio"]} == {
+        desk.script.approved_render.audio_sha256,
+        other.approved_render.audio_sha256,
+    }
+    assert body["audio"] == sorted(body["audio"], key=lambda a: a["sha256"])
+
+
+def test_a_deleted_schedule_empties_the_plan(desk, enrolled, users):
+    agent = enrolled(desk.commune)
+    schedules.delete_schedule(users["operator"], desk.schedule)
+    body = plan(agent).get_json()
+    assert (body["items"], body["audio"]) == ([], [])
+
+
+def test_air_now_appears_as_an_emergency_item(desk, enrolled, users):
+    agent = enrolled(desk.commune)
+    playout.air_now(users["operator"], desk.script, [desk.commune], "Bão số 9")
+    items = plan(agent).get_json()["items"]
+    assert items[0]["priority"] == "emergency" and items[0]["schedule"] is None
+    assert items[0]["note"] == "Bão số 9"
+
+
+def test_playout_mode_and_policy_are_part_of_the_plan(desk, enrolled, app):
+    agent = enrolled(desk.commune)
+    before = plan(agent)
+    service.set_playout_mode(None, desk.commune, "agent")
+    after = plan(agent, **{"If-None-Match": etag_of(before)})
+    assert after.status_code == 200
+    assert after.get_json()["playout"]["mode"] == "agent"
+    desk.commune.grace_s = 120.0
+    desk.commune.misfire_policy = "skip"
+    db.session.commit()
+    policy = plan(agent).get_json()["playout"]
+    assert (policy["grace_s"], policy["misfire_policy"]) == (120.0, "skip")
+
+
+def test_output_settings_reach_the_agent_without_secrets(desk, enrolled, app):
+    app.config["PLAYOUT_STATIONS"] = {
+        "PT-PHUTHUY": {
+            "output": "icecast",
+            "settings": {
+                "url": "http://source:hunter2@127.0.0.1:8000/xa01.mp3",
+                "password": "hunter2",
+                "password_env": "LOA_ICECAST_PASSWORD",
+            },
+        }
+    }
+    response = plan(enrolled(desk.commune))
+    assert "hunter2" not in response.get_data(as_text=True)
+    assert response.get_json()["playout"]["output"] == {
+        "name": "icecast",
+        "settings": {
+            "url": "http://source@127.0.0.1:8000/xa01.mp3",
+            "password_env": "LOA_ICECAST_PASSWORD",
+        },
+    }
+
+
+def test_a_missing_audio_file_shows_as_unknown_size(desk, enrolled):
+    render = desk.script.approved_render
+    (current_app.config["AUDIO_DIR"] / render.audio_path).unlink()
+    body = plan(enrolled(desk.commune)).get_json()
+    assert body["items"][0]["audio"]["size"] is None
+    assert body["items"][0]["audio"]["sha256"] == render.audio_sha256
+
+
+def test_each_sync_notes_when_the_agent_was_seen(desk, enrolled, clock):
+    agent = enrolled(desk.commune)
+    assert agent.agent.last_seen_at is None  # enrolling is not a sync
+    plan(agent)
+    first = clock.now()
+    db.session.expire_all()
+    assert agent.agent.last_seen_at == first
+    clock.advance(seconds=10)
+    plan(agent)
+    db.session.expire_all()
+    assert agent.agent.last_seen_at == first  # written at most every 30 s
+    clock.advance(seconds=30)
+    plan(agent)
+    db.session.expire_all()
+    assert agent.agent.last_seen_at == clock.now()
