@@ -167,6 +167,9 @@ class Airing(db.Model):
     # The runner host that claimed it, with a conditional UPDATE planned -> claimed.
     claimed_by: Mapped[str | None] = mapped_column(String(120))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the claiming runner started the output, committed just before it plays. A claim
+    # without it never reached the loudspeakers: if its runner dies, the airing can still air.
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Who asked for a manual airing ("phát ngay"), and why; null and empty for planned ones.
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(Text, default="", server_default="")

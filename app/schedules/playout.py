@@ -182,7 +182,17 @@ def skip_airing(actor: User, airing: Airing, reason: str) -> BroadcastLog:
             details={"airing_key": claimed.airing_key, "reason": reason, "log_id": row.id},
         )
 
-    return runner.finish(claimed.id, entry, audit)
+    return _finish(claimed, entry, audit)
+
+
+def _finish(
+    claimed: Airing, entry: LogEntry, audit: Callable[[BroadcastLog], None]
+) -> BroadcastLog:
+    """runner.finish() fenced on the operator's claim; Conflict if a runner took it over."""
+    row = runner.finish(claimed.id, entry, audit, claim=runner.Claim.of(claimed))
+    if row is None:
+        raise Conflict("Bộ phát vừa nhận lượt phát này; không ghi được.")
+    return row
 
 
 # --- live reads -----------------------------------------------------------------------------
@@ -258,7 +268,7 @@ def record_live_read(actor: User, data: LiveRead) -> BroadcastLog:
             operator_id=actor.id,
         )
         audit = _live_read_audit(actor, station, what, started, claimed.airing_key)
-        return runner.finish(claimed.id, entry, audit)
+        return _finish(claimed, entry, audit)
     version_id = None
     if script is not None:
         version_id = script.approved_version_id or script.current_version_id

@@ -4,6 +4,12 @@ Everything here is a plain function on the database and an injected clock, so te
 without threads. run_forever() is the thin loop around them: it holds the runner lock, moves
 the airing horizon on daily, logs airings nobody played, and keeps one APScheduler date job
 per due airing (id = airing_key) whose function only calls air() inside an app context.
+
+An airing goes planned -> claimed (a Claim: host and time) -> started (started_at, committed
+just before the output plays) -> its final status, written with its one log row. Every write
+after the claim is conditional on the claim, so a runner whose claim was taken over (it died,
+or stalled) neither starts nor logs it. A claim left before the start goes back to planned
+and can still air; one left after it is logged interrupted (sweep_missed()).
 """
 
 from __future__ import annotations
@@ -47,12 +53,20 @@ STALE_S = 30.0  # a holder whose heartbeat is older than this is taken for dead
 JOB_NAME = "air"  # marks the scheduler jobs reconcile() owns
 REASON_RUNNER_DOWN = "bỏ lỡ: bộ phát không chạy"
 REASON_CRASHED = "bị ngắt: bộ phát dừng giữa chừng, không biết đã phát đến đâu"
+REASON_STOPPED_BEFORE_START = (
+    "bỏ lỡ: bộ phát dừng sau khi nhận lượt phát, trước khi phát; đã quá thời gian cho phép"
+)
 CAUSE_SHUTDOWN = "bộ phát được tắt"
 REQUEUE_GAP_S = 5.0  # silence between an emergency spot and the spot it cut off, aired again
 EMERGENCY_TICK_S = 0.5  # how often the runner looks for "phát ngay" airings between polls
 # Jobs start this long before their airing is due: the claim, the checks and the cue are done
 # by then, and the play starts on the second (bench/runner.py: 50 stations due at once).
 CUE_AHEAD_S = 2.0
+# A claim whose output has not started this long after it was due (or claimed, if later) is
+# taken for abandoned by a dead runner, as a lock holder is after STALE_S without a heartbeat.
+# Only runners that did not make the claim sweep it; should its runner still be alive, it
+# cannot start it any more (mark_started() is fenced on the claim), so nothing airs twice.
+ABANDONED_S = STALE_S
 MAX_PLAYING = 500  # airings one runner can play at once (a thread each, started on demand)
 
 
@@ -211,6 +225,32 @@ def requeue(airing: Airing, at: datetime) -> Airing:
 # --- claiming and airing ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Who holds a claimed airing and since when: the token its later writes are fenced on.
+
+    Every takeover (the sweep's, or a claim after the airing went back to planned) changes it,
+    so a runner that lost its claim, dead or only stalled, can neither start nor log it.
+    """
+
+    host: str
+    at: datetime
+
+    @classmethod
+    def of(cls, airing: Airing) -> Claim:
+        """The claim as stored on a claimed airing."""
+        return cls(airing.claimed_by, airing.claimed_at)
+
+    def holds(self, airing_id: int):
+        """The WHERE clause: the airing is still claimed under this token."""
+        return (
+            (Airing.id == airing_id)
+            & (Airing.status == AiringStatus.CLAIMED)
+            & (Airing.claimed_by == self.host)
+            & (Airing.claimed_at == self.at)
+        )
+
+
 def claim_airing(airing_id: int, host: str, now: datetime | None = None) -> Airing | None:
     """Move a planned airing to claimed for host and commit; None if it was not planned.
 
@@ -220,7 +260,7 @@ def claim_airing(airing_id: int, host: str, now: datetime | None = None) -> Airi
     result = db.session.execute(
         update(Airing)
         .where(Airing.id == airing_id, Airing.status == AiringStatus.PLANNED)
-        .values(status=AiringStatus.CLAIMED, claimed_by=host[:120], claimed_at=now)
+        .values(status=AiringStatus.CLAIMED, claimed_by=host[:120], claimed_at=now, started_at=None)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -231,15 +271,33 @@ def claim_airing(airing_id: int, host: str, now: datetime | None = None) -> Airi
     return airing
 
 
-def _unclaim(airing_id: int) -> None:
-    """Put a claimed airing that has not started back to planned, and commit."""
-    db.session.execute(
+def mark_started(airing_id: int, claim: Claim, now: datetime) -> bool:
+    """Record that the output starts now, and commit; False if the claim is no longer ours.
+
+    Called just before the output plays, never after: a crash between the two leaves an
+    airing logged interrupted that did not play, never one that played and airs again.
+    """
+    result = db.session.execute(
         update(Airing)
-        .where(Airing.id == airing_id, Airing.status == AiringStatus.CLAIMED)
-        .values(status=AiringStatus.PLANNED, claimed_by=None, claimed_at=None)
+        .where(claim.holds(airing_id), Airing.started_at.is_(None))
+        .values(started_at=now)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
+    return result.rowcount == 1
+
+
+def _unclaim(airing_id: int, claim: Claim) -> bool:
+    """Put a claimed airing that has not started back to planned, and commit; False if the
+    claim was no longer this one or the airing had started."""
+    result = db.session.execute(
+        update(Airing)
+        .where(claim.holds(airing_id), Airing.started_at.is_(None))
+        .values(status=AiringStatus.PLANNED, claimed_by=None, claimed_at=None, started_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
 
 
 def output_for(station: Station, clock: Clock) -> Output:
@@ -280,24 +338,43 @@ def log_entry(airing: Airing, render: Render | None, host: str, **fields: Any) -
     )
 
 
-def finish(
-    airing_id: int, entry: LogEntry, after: Callable[[BroadcastLog], None] | None = None
-) -> BroadcastLog:
-    """Write the log row (with whatever `after` adds), then move the airing to its status.
+class LostClaim(Exception):
+    """The airing is no longer claimed under the claim a runner is finishing it with."""
 
-    The row goes first: append_log commits on its own and rolls back on a lost race, so
-    nothing may be pending. A crash between the two leaves a claimed airing with its row,
-    which sweep_missed() recognises.
+
+def finish(
+    airing_id: int,
+    entry: LogEntry,
+    after: Callable[[BroadcastLog], None] | None = None,
+    *,
+    claim: Claim | None = None,
+) -> BroadcastLog | None:
+    """Write the log row (with whatever `after` adds) and move the airing to its status, in
+    one transaction; None, and nothing written, if the claim was lost.
+
+    With a claim the status moves only while the airing is still claimed under it, so a
+    runner whose claim was taken over writes no second row. (Rows written by earlier
+    versions, whose status moved in a second commit, are recognised by sweep_missed().)
     """
-    row = append_log(entry, after)
-    db.session.execute(
-        update(Airing)
-        .where(Airing.id == airing_id)
-        .values(status=AiringStatus(entry.status.value))
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return row
+
+    def move(row: BroadcastLog) -> None:
+        result = db.session.execute(
+            update(Airing)
+            .where(claim.holds(airing_id) if claim is not None else Airing.id == airing_id)
+            .values(status=AiringStatus(entry.status.value))
+            .execution_options(synchronize_session=False)
+        )
+        if claim is not None and result.rowcount != 1:
+            raise LostClaim(entry.airing_key)
+        if after is not None:
+            after(row)
+
+    try:
+        return append_log(entry, move)
+    except LostClaim:
+        db.session.rollback()
+        log.warning("%s: claim of %s lost; not logged by it", entry.airing_key, claim.host)
+        return None
 
 
 @dataclass(frozen=True)
@@ -306,6 +383,7 @@ class Cue:
 
     airing_id: int
     airing_key: str
+    claim: Claim
     station_id: int
     planned_at: datetime
     duration_s: float
@@ -322,6 +400,7 @@ class Cue:
         return cls(
             airing_id=airing.id,
             airing_key=airing.airing_key,
+            claim=Claim.of(airing),
             station_id=airing.station_id,
             planned_at=airing.sequenced_at,
             duration_s=airing.duration_s,
@@ -411,6 +490,7 @@ def _air_claimed(
     """air() once the airing is ours: the station's policy, waiting for its second and for
     the station, playing. None when the runner stopped before it was due."""
     airing_id = airing.id
+    claim = Claim.of(airing)
     render = db.session.get(Render, airing.render_id)
     station = db.session.get(Station, airing.station_id)
     grace = station_grace(station, grace_s)
@@ -418,16 +498,16 @@ def _air_claimed(
     if late_s > grace:
         reason = f"bỏ lỡ: trễ {format_span(late_s)}, quá thời gian cho phép {format_span(grace)}"
         entry = log_entry(airing, render, host, status=LogStatus.MISSED, reason=reason)
-        return finish(airing_id, entry)
+        return finish(airing_id, entry, claim=claim)
     manual = airing.operator_id is not None
     if late_s > LATE_AFTER_S and station.misfire_policy == "skip" and not manual:
         reason = f"bỏ qua: trễ {format_span(late_s)}, đài chọn không phát muộn"
         entry = log_entry(airing, render, host, status=LogStatus.SKIPPED, reason=reason)
-        return finish(airing_id, entry)
+        return finish(airing_id, entry, claim=claim)
     problem = _audio_problem(render)
     if problem:
         entry = log_entry(airing, render, host, status=LogStatus.FAILED, reason=problem)
-        return finish(airing_id, entry)
+        return finish(airing_id, entry, claim=claim)
     cause = ""
     if airing.priority == Priority.EMERGENCY:
         cause = f"nhường chỗ cho tin khẩn cấp “{airing.script.title}”"
@@ -441,14 +521,14 @@ def _air_claimed(
     # The job started CUE_AHEAD_S early: wait for the second the airing is due.
     early_s = (cue.planned_at - clock.now()).total_seconds()
     if early_s > 0 and not sleeper_for(clock).wait(early_s, play.stop):
-        _unclaim(airing_id)  # the runner is stopping: leave it for the next one
+        _unclaim(airing_id, claim)  # the runner is stopping: leave it for the next one
         return None
     if cause:
         stage.interrupt(cue.station_id, cause, cue.duration_s)
     if not stage.enter(cue.station_id, play, grace - late_s):
         reason = f"bỏ lỡ: đài đang phát tin khác quá thời gian cho phép {format_span(grace)}"
         entry = log_entry(airing, render, host, status=LogStatus.MISSED, reason=reason)
-        return finish(airing_id, entry)
+        return finish(airing_id, entry, claim=claim)
     try:
         return _play(airing, render, station, play, cue, clock, host, grace, retries, retry_wait_s)
     finally:
@@ -466,11 +546,16 @@ def _play(
     grace_s: float,
     retries: int,
     retry_wait_s: float,
-) -> BroadcastLog:
-    """Play a claimed airing on the station's output (with retries) and log the outcome.
+) -> BroadcastLog | None:
+    """Play a claimed airing on the station's output (with retries) and log the outcome;
+    None, without playing, if its claim was taken over meanwhile.
 
-    Until the play is over only the cue is read, so no database connection is held.
+    The start is committed before the output plays (mark_started). Apart from that, until
+    the play is over only the cue is read, so no database connection is held.
     """
+    if not mark_started(cue.airing_id, cue.claim, clock.now()):
+        log.warning("air %s: claim of %s taken over; not played", cue.airing_key, host)
+        return None
     late_s = (clock.now() - cue.planned_at).total_seconds()
     late_note = f"phát muộn {format_span(late_s)}" if late_s > LATE_AFTER_S else ""
     attempt = 0
@@ -498,7 +583,7 @@ def _play(
                 ended_at=max(started, clock.now()),
                 duration_s=exc.played_seconds,
             )
-            return finish(cue.airing_id, entry)
+            return finish(cue.airing_id, entry, claim=cue.claim)
     if not result.completed:
         status = LogStatus.INTERRUPTED
         reason = f"bị ngắt sau {format_span(result.played_seconds)}"
@@ -523,7 +608,7 @@ def _play(
         ended_at=result.ended_at,
         duration_s=result.played_seconds,
     )
-    return finish(cue.airing_id, entry)
+    return finish(cue.airing_id, entry, claim=cue.claim)
 
 
 def _after_interruption(airing: Airing, station: Station, clock: Clock, play: Play) -> str:
@@ -541,9 +626,17 @@ def sweep_missed(
     """Log what no runner played: planned airings past their grace, and abandoned claims.
 
     A planned airing whose start plus grace has passed is claimed and logged missed ("bộ phát
-    không chạy"). A claimed airing whose runner died while playing (claim older than its
-    duration plus grace) is logged interrupted, unless its row was written before the crash,
-    in which case only its status is brought in line.
+    không chạy"). A claim another runner left is dealt with by whether its output started:
+
+    - never started (ABANDONED_S past its time, or its claim if later): nothing played, so
+      the airing goes back to planned and airs late within its station's policy (the skip
+      policy logs it skipped); past its grace it is logged missed ("dừng … trước khi phát");
+    - started, and older than its duration plus grace: logged interrupted, as no one knows
+      how much of it reached the loudspeakers;
+
+    unless its row was written before the crash, in which case only its status is brought in
+    line. Every step is conditional on the claim as read (Claim), so of two runners sweeping,
+    or a sweep and a claimant that was only stalled, one wins.
     """
     rows = []
     graces = _station_graces(grace_s)
@@ -561,41 +654,69 @@ def sweep_missed(
             continue
         render = db.session.get(Render, airing.render_id)
         entry = log_entry(airing, render, host, status=LogStatus.MISSED, reason=REASON_RUNNER_DOWN)
-        rows.append(finish(airing_id, entry))
+        row = finish(airing_id, entry, claim=Claim.of(airing))
+        if row is not None:
+            rows.append(row)
+    claimed_before = now - timedelta(seconds=min(ABANDONED_S, *graces.values(), grace_s))
+    # populate_existing: decide on the claims as stored now, not as the session last saw them.
     claimed = db.session.scalars(
-        select(Airing).where(Airing.status == AiringStatus.CLAIMED, Airing.claimed_at < cutoff)
+        select(Airing)
+        .where(Airing.status == AiringStatus.CLAIMED, Airing.claimed_at < claimed_before)
+        .order_by(Airing.sequenced_at, Airing.id)
+        .execution_options(populate_existing=True)
     ).all()
     for airing in claimed:
         if stage is not None and stage.holds(airing.id):
             continue  # this runner is still on it (waiting for its station, or playing)
+        claim, started_at = Claim.of(airing), airing.started_at
         own = graces.get(airing.station_id, grace_s)
-        if airing.claimed_at + timedelta(seconds=airing.duration_s + own) > now:
-            continue
+        if started_at is None:
+            due = max(claim.at, airing.sequenced_at)
+            if due + timedelta(seconds=ABANDONED_S) > now:
+                continue  # its runner may still start it
+        elif started_at + timedelta(seconds=airing.duration_s + own) > now:
+            continue  # it may still be playing
         row = rows_for(airing.airing_key)
         if row is not None:
             airing.status = AiringStatus(row.status.value)
             db.session.commit()
             continue
+        late_s = (now - airing.sequenced_at).total_seconds()
+        if started_at is None and late_s <= own:
+            if _unclaim(airing.id, claim):
+                log.warning(
+                    "%s: claimed by %s, never started; planned again, %s late",
+                    airing.airing_key,
+                    claim.host,
+                    format_span(late_s),
+                )
+            continue
         # Take the abandoned claim over with the same conditional UPDATE, so two sweeping
-        # runners write one row. It stays claimed until its row is written (as in finish()):
-        # a crash in between leaves a fresh claim that a later sweep picks up again.
+        # runners write one row. It stays claimed until its row is written (finish() is
+        # fenced on the new claim): a crash in between leaves a fresh claim that a later
+        # sweep picks up again.
+        taken_at = Claim(host[:120], now)
+        still = claim.holds(airing.id)
+        if started_at is None:
+            still &= Airing.started_at.is_(None)
         taken = db.session.execute(
             update(Airing)
-            .where(
-                Airing.id == airing.id,
-                Airing.status == AiringStatus.CLAIMED,
-                Airing.claimed_by == airing.claimed_by,
-                Airing.claimed_at == airing.claimed_at,
-            )
-            .values(claimed_by=host[:120], claimed_at=now)
+            .where(still)
+            .values(claimed_by=taken_at.host, claimed_at=taken_at.at)
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
         if taken.rowcount != 1:
             continue
         render = db.session.get(Render, airing.render_id)
-        entry = log_entry(airing, render, host, status=LogStatus.INTERRUPTED, reason=REASON_CRASHED)
-        rows.append(finish(airing.id, entry))
+        if started_at is None:
+            status, reason = LogStatus.MISSED, REASON_STOPPED_BEFORE_START
+        else:
+            status, reason = LogStatus.INTERRUPTED, REASON_CRASHED
+        entry = log_entry(airing, render, host, status=status, reason=reason)
+        row = finish(airing.id, entry, claim=taken_at)
+        if row is not None:
+            rows.append(row)
     return rows
 
 

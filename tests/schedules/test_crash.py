@@ -1,4 +1,5 @@
-"""A runner killed during an airing and restarted: nothing airs twice, the cut airing is logged.
+"""A runner killed during an airing, or before it, and restarted: nothing airs twice, the cut
+airing is logged, the one not started yet airs late.
 
 Real `flask scheduler run` processes on a database file (or TEST_DATABASE_URL), their time set
 by the test through LOA_CLOCK_FILE (app.core.clock.FileClock). The simulate output waits
@@ -25,8 +26,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, select
+from sqlalchemy import inspect as sa_inspect
 
+from app import create_app
 from app.broadcast.models import BroadcastLog, LogStatus
 from app.broadcast.service import LogEntry, append_log
 from app.config import ROOT
@@ -36,7 +40,8 @@ from app.schedules import runner
 from app.schedules.lock import RunnerLock
 from app.schedules.models import Airing, AiringStatus
 from app.scripts.models import Priority
-from tests.factories import make_station
+from tests.conftest import TEST_DATABASE_URL, _reset_postgres
+from tests.factories import make_render, make_script, make_station, make_unit
 from tests.schedules.test_service import approved_script
 
 GRACE_S = 3 * 3600  # covers the wall-clock distance to the airings (see the docstring)
@@ -46,6 +51,8 @@ DEADLINE_S = 30.0  # for each state change of a runner process
 FIRST_AGO = timedelta(minutes=70)
 # The second airing, after the first: beyond runner-a's horizon (1 h from its clock).
 SECOND_AFTER = timedelta(minutes=65)
+# The revision before airings.started_at (migrations/versions/b6c7d8e9f0a1_*).
+STARTED_AT_REVISES = "a0b1c2d3e4f5"
 
 
 @pytest.fixture
@@ -143,9 +150,11 @@ class Runners:
 
 
 def airing_state(airing_id: int):
-    """(status, claimed_by, claimed_at) as stored now."""
+    """(status, claimed_by, claimed_at, started_at) as stored now."""
     return db.session.execute(
-        select(Airing.status, Airing.claimed_by, Airing.claimed_at).where(Airing.id == airing_id)
+        select(Airing.status, Airing.claimed_by, Airing.claimed_at, Airing.started_at).where(
+            Airing.id == airing_id
+        )
     ).one()
 
 
@@ -171,15 +180,17 @@ def test_runner_killed_mid_airing_then_restarted_logs_it_interrupted_once(
     time_file.set(t + timedelta(seconds=1))
     runners = Runners(app, tmp_path, time_file.path)
     try:
-        # runner-a claims the first airing and starts playing its 60 s...
+        # runner-a claims the first airing and starts playing its 60 s (the start recorded
+        # before the output plays)...
         runner_a = runners.start("runner-a")
         runners.wait_for(
-            "claim by runner-a",
-            lambda: airing_state(first_id).claimed_by == "runner-a",
+            "claim and start by runner-a",
+            lambda: airing_state(first_id).started_at is not None,
             alive=("runner-a",),
         )
-        status, _, claimed_at = airing_state(first_id)
-        assert status == AiringStatus.CLAIMED and claimed_at == t + timedelta(seconds=1)
+        status, claimed_by, claimed_at, started_at = airing_state(first_id)
+        assert (status, claimed_by) == (AiringStatus.CLAIMED, "runner-a")
+        assert claimed_at == started_at == t + timedelta(seconds=1)
         assert rows_of(first_key) == []
         # ...and dies in the middle of it, its clock not having moved.
         runner_a.send_signal(signal.SIGKILL)
@@ -190,7 +201,7 @@ def test_runner_killed_mid_airing_then_restarted_logs_it_interrupted_once(
         assert db.session.scalar(select(func.count()).select_from(BroadcastLog)) == 0
 
         # runner-b starts at the second airing's time: runner-a's lock has gone stale, the
-        # second airing airs on time, the first is still within its claim + duration + grace.
+        # second airing airs on time, the first is still within its start + duration + grace.
         time_file.set(t + SECOND_AFTER)
         runner_b = runners.start("runner-b")
         runners.wait_for(
@@ -199,11 +210,11 @@ def test_runner_killed_mid_airing_then_restarted_logs_it_interrupted_once(
             ("runner-b",),
         )
         # The first is still runner-a's claim: runner-b has not taken it to air again.
-        assert airing_state(first_id) == (AiringStatus.CLAIMED, "runner-a", claimed_at)
+        assert airing_state(first_id) == (AiringStatus.CLAIMED, "runner-a", claimed_at, started_at)
         assert rows_of(first_key) == []
 
-        # Once claim + duration + grace has passed, runner-b logs the first one interrupted.
-        swept_at = claimed_at + timedelta(seconds=DURATION_S + GRACE_S + 1)
+        # Once start + duration + grace has passed, runner-b logs the first one interrupted.
+        swept_at = started_at + timedelta(seconds=DURATION_S + GRACE_S + 1)
         time_file.set(swept_at)
         runners.wait_for("the interrupted row", lambda: rows_of(first_key), ("runner-b",))
         runners.wait_for(
@@ -241,6 +252,71 @@ def test_runner_killed_mid_airing_then_restarted_logs_it_interrupted_once(
     assert "Bộ phát runner-b đang chạy" in runners.output()
 
 
+def test_runner_killed_while_cued_then_restarted_airs_it_late_once(
+    app, org, users, clock, tmp_path
+):
+    """SIGKILL between the claim and the start of the play: nothing reached the loudspeakers,
+    so the next runner airs the spot late (within the grace), once, and logs no interruption."""
+    t = clock.now() + timedelta(minutes=1)
+    script = approved_script(users, org.district, valid_until=(t + timedelta(days=30)).date())
+    station = make_station(org.commune, "PT-CRASH")
+    airing = plan(script, station, t, 0.2, f"crash:{station.id}:cued", clock.now())
+    airing_id, key = airing.id, airing.airing_key
+    # A minute before the airing: runner-a claims it and waits (in real time, under a
+    # FileClock) for its second.
+    time_file = FileClock(tmp_path / "clock")
+    time_file.set(t - timedelta(seconds=60))
+    runners = Runners(app, tmp_path, time_file.path)
+    try:
+        runner_a = runners.start("runner-a")
+        runners.wait_for(
+            "claim by runner-a",
+            lambda: airing_state(airing_id).claimed_by == "runner-a",
+            alive=("runner-a",),
+        )
+        runner_a.send_signal(signal.SIGKILL)
+        assert runner_a.wait(timeout=10) == -signal.SIGKILL
+        db.session.rollback()
+        assert airing_state(airing_id) == (
+            AiringStatus.CLAIMED,
+            "runner-a",
+            t - timedelta(seconds=60),
+            None,
+        )
+
+        # runner-b starts 40 s after the airing was due: the claim was never started and
+        # the airing is within its grace, so it airs now.
+        time_file.set(t + timedelta(seconds=40))
+        runner_b = runners.start("runner-b")
+        runners.wait_for(
+            "the airing's status",
+            lambda: airing_state(airing_id).status == AiringStatus.AIRED_LATE,
+            ("runner-b",),
+        )
+        runner_b.send_signal(signal.SIGTERM)
+        try:
+            code = runner_b.wait(timeout=DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"runner-b did not stop on SIGTERM\n{runners.output()}")
+        assert code == 0, runners.output()
+    finally:
+        runners.stop_all()
+
+    db.session.rollback()
+    rows = rows_of(key)
+    assert [(r.status, r.reason, r.runner_host) for r in rows] == [
+        (LogStatus.AIRED_LATE, "phát muộn 40 giây", "runner-b")
+    ], runners.output()
+    assert rows[0].started_at == t + timedelta(seconds=40) and rows[0].planned_at == t
+    assert airing_state(airing_id) == (
+        AiringStatus.AIRED_LATE,
+        "runner-b",
+        t + timedelta(seconds=40),
+        t + timedelta(seconds=40),
+    )
+    assert db.session.scalar(select(func.count()).select_from(BroadcastLog)) == 1
+
+
 def test_crash_after_the_row_before_the_status_is_aligned_without_a_second_row(
     app, org, users, clock
 ):
@@ -274,3 +350,44 @@ def test_crash_after_the_row_before_the_status_is_aligned_without_a_second_row(
     ]
     assert airing_state(airing.id).status == AiringStatus.AIRED
     assert runner.sweep_missed(later, "runner-b") == []
+
+
+def test_the_migration_takes_claims_left_by_the_previous_version_as_started(tmp_path):
+    """Upgrading from before started_at: a claimed airing may have been playing when the old
+    runner stopped, so it is taken as started (logged interrupted, never aired again)."""
+    url = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
+    config = {
+        "INSTANCE_PATH": tmp_path,
+        "SECRET_KEY": "x",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "AUDIO_DIR": tmp_path / "audio",
+    }
+    migrations = str(ROOT / "migrations")
+    app = create_app(config)
+    with app.app_context():
+        if TEST_DATABASE_URL:
+            _reset_postgres()
+        upgrade(directory=migrations)
+        unit = make_unit("P", "Tỉnh Bình Thuận", level="Tỉnh")
+        station = make_station(unit, "PTH")
+        script = make_script(None, unit)
+        render = make_render(script)
+        script.approved_version_id, script.approved_render_id = render.version_id, render.id
+        at = datetime(2026, 11, 27, 22, 30, tzinfo=UTC)
+        claimed = plan(script, station, at, 30.0, "old:claimed", at)
+        planned = plan(script, station, at, 30.0, "old:planned", at)
+        claimed.status, claimed.claimed_by, claimed.claimed_at = AiringStatus.CLAIMED, "old", at
+        db.session.commit()
+        ids = claimed.id, planned.id
+        db.session.remove()  # alembic works on a connection of its own
+
+        downgrade(directory=migrations, revision=STARTED_AT_REVISES)
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in sa_inspect(conn).get_columns("airings")}
+        assert "started_at" not in columns and "claimed_at" in columns
+        upgrade(directory=migrations)
+
+        started = dict(db.session.execute(select(Airing.id, Airing.started_at)).all())
+        assert started == {ids[0]: at, ids[1]: None}
+        db.session.remove()
+        db.engine.dispose()

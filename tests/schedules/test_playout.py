@@ -461,8 +461,9 @@ def test_manual_airings_are_not_moved_when_the_day_is_sequenced(spots, users, cl
 def test_sweep_leaves_a_claim_this_runner_is_still_on(spots, clock):
     """A spot that waited for its station and then plays long is not taken for crashed."""
     stage = runner.Stage()
-    runner.claim_airing(spots[0].id, HOST, clock.now())
+    claimed = runner.claim_airing(spots[0].id, HOST, clock.now())
     stage.hold(spots[0].id)
+    assert runner.mark_started(claimed.id, runner.Claim.of(claimed), clock.now())
     clock.advance(hours=2)
     rows = runner.sweep_missed(clock.now(), HOST, stage=stage)
     assert spots[0].airing_key not in {r.airing_key for r in rows}

@@ -12,7 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
 from app.broadcast.models import BroadcastLog, LogStatus
-from app.core.clock import LOCAL_TZ
+from app.core.clock import LOCAL_TZ, FixedClock
 from app.extensions import db
 from app.org.models import Station
 from app.schedules import runner, service
@@ -189,8 +189,9 @@ def test_sweep_leaves_airings_still_within_grace(spots, clock):
     assert status_of(spots[0]) == AiringStatus.PLANNED
 
 
-def test_sweep_logs_a_claim_abandoned_by_a_crashed_runner_as_interrupted(spots, clock):
-    assert runner.claim_airing(spots[0].id, "crashed", clock.now()) is not None
+def test_sweep_logs_a_started_airing_abandoned_by_a_crashed_runner_as_interrupted(spots, clock):
+    claimed = runner.claim_airing(spots[0].id, "crashed", clock.now())
+    assert runner.mark_started(claimed.id, runner.Claim.of(claimed), clock.now())
     clock.advance(minutes=6)
     rows = runner.sweep_missed(clock.now(), HOST)
 
@@ -200,6 +201,238 @@ def test_sweep_logs_a_claim_abandoned_by_a_crashed_runner_as_interrupted(spots, 
     assert by_key[spots[1].airing_key].status == LogStatus.MISSED
     assert status_of(spots[0]) == AiringStatus.INTERRUPTED
     assert runner.sweep_missed(clock.now(), HOST) == []
+
+
+# --- a runner killed between its claim and the start of the play ---------------------------
+
+
+class Killed(BaseException):
+    """The runner process dying (SIGKILL): nothing after it runs, no row, no status."""
+
+
+class DyingClock(FixedClock):
+    """A clock that kills the runner when it starts waiting (for the airing's second)."""
+
+    def advance(self, **kwargs: float) -> None:
+        """Die instead of letting time pass."""
+        raise Killed
+
+
+class DyingOutput(Output):
+    """An output that kills the runner while it plays."""
+
+    name = "dying"
+    label = "Chết giữa chừng"
+
+    def check(self):
+        """Always works."""
+
+    def play(self, path, duration_s, *, stop=None, meta=None):
+        """Die a moment into the play."""
+        raise Killed
+
+
+def killed_while_cued(airing: Airing, host: str = "runner-a") -> datetime:
+    """The real job path: claimed CUE_AHEAD_S before the airing is due, then the runner is
+    killed while it waits for the second. Returns when it was claimed."""
+    cued_at = airing.sequenced_at - timedelta(seconds=runner.CUE_AHEAD_S)
+    with pytest.raises(Killed):
+        runner.air(airing.id, clock=DyingClock(cued_at), host=host, stage=runner.Stage())
+    db.session.rollback()
+    db.session.expire_all()
+    stored = db.session.get(Airing, airing.id)
+    assert (stored.status, stored.claimed_by, stored.started_at) == (
+        AiringStatus.CLAIMED,
+        host,
+        None,
+    )
+    return cued_at
+
+
+def rows_of(airing: Airing) -> list[BroadcastLog]:
+    """The log rows of one airing, oldest first."""
+    return [r for r in log_rows() if r.airing_key == airing.airing_key]
+
+
+def test_claim_abandoned_before_the_play_started_airs_late_once(spots, clock):
+    airing = spots[0]
+    killed_while_cued(airing)
+    # The next runner's first cycle, 40 s after the airing was due: within the grace.
+    clock.current = airing.sequenced_at + timedelta(seconds=40)
+    runner.run_once(clock, "runner-b")
+
+    rows = rows_of(airing)
+    assert [(r.status, r.reason, r.runner_host) for r in rows] == [
+        (LogStatus.AIRED_LATE, "phát muộn 40 giây", "runner-b")
+    ]
+    assert status_of(airing) == AiringStatus.AIRED_LATE
+    stored = db.session.get(Airing, airing.id)
+    assert stored.claimed_by == "runner-b" and stored.started_at == rows[0].started_at
+    # (run_once airs the two due spots one after the other, each 0.2 s on the test clock.)
+    late = rows[0].started_at - airing.sequenced_at
+    assert timedelta(seconds=40) <= late <= timedelta(seconds=40.2)
+    # Nothing more on later cycles, and never the "interrupted" of a play that did not happen.
+    clock.advance(minutes=10)
+    runner.run_once(clock, "runner-b")
+    assert rows_of(airing) == rows
+
+
+def test_claim_abandoned_before_the_play_is_left_to_its_runner_for_a_while(spots, clock):
+    """Its runner may still be about to start it: it is taken for dead ABANDONED_S after
+    the airing was due, as a runner lock holder is after STALE_S without a heartbeat."""
+    airing = spots[0]
+    cued_at = killed_while_cued(airing)
+    clock.current = airing.sequenced_at + timedelta(seconds=runner.ABANDONED_S - 1)
+    assert runner.sweep_missed(clock.now(), "runner-b") == []
+    db.session.expire_all()
+    stored = db.session.get(Airing, airing.id)
+    assert (stored.status, stored.claimed_by, stored.claimed_at) == (
+        AiringStatus.CLAIMED,
+        "runner-a",
+        cued_at,
+    )
+    clock.current = airing.sequenced_at + timedelta(seconds=runner.ABANDONED_S + 1)
+    assert runner.sweep_missed(clock.now(), "runner-b") == []
+    assert status_of(airing) == AiringStatus.PLANNED
+    assert rows_of(airing) == []
+
+
+def test_claim_abandoned_before_the_play_past_the_grace_is_missed_with_its_reason(spots, clock):
+    killed_while_cued(spots[0])
+    clock.current = spots[0].sequenced_at + timedelta(minutes=6)
+    rows = runner.sweep_missed(clock.now(), "runner-b")
+
+    by_key = {r.airing_key: (r.status, r.reason, r.started_at) for r in rows}
+    assert by_key == {
+        spots[0].airing_key: (LogStatus.MISSED, runner.REASON_STOPPED_BEFORE_START, None),
+        spots[1].airing_key: (LogStatus.MISSED, runner.REASON_RUNNER_DOWN, None),
+    }
+    assert runner.REASON_STOPPED_BEFORE_START == (
+        "bỏ lỡ: bộ phát dừng sau khi nhận lượt phát, trước khi phát; đã quá thời gian cho phép"
+    )
+    assert status_of(spots[0]) == AiringStatus.MISSED
+    assert runner.sweep_missed(clock.now(), "runner-b") == []
+    assert len(log_rows()) == 2
+
+
+def test_claim_abandoned_before_the_play_follows_a_skip_station_policy(spots, clock):
+    db.session.get(Station, spots[0].station_id).misfire_policy = "skip"
+    db.session.commit()
+    killed_while_cued(spots[0])
+    clock.current = spots[0].sequenced_at + timedelta(seconds=40)
+    runner.run_once(clock, "runner-b")
+
+    assert [(r.status, r.reason) for r in rows_of(spots[0])] == [
+        (LogStatus.SKIPPED, "bỏ qua: trễ 40 giây, đài chọn không phát muộn")
+    ]
+
+
+def test_started_play_abandoned_by_a_killed_runner_is_still_interrupted(spots, clock):
+    airing = spots[0]
+    due = airing.sequenced_at
+    with pytest.raises(Killed):
+        runner.air(airing.id, output=DyingOutput({}, clock=clock), clock=clock, host="runner-a")
+    db.session.rollback()
+    db.session.expire_all()
+    assert db.session.get(Airing, airing.id).started_at == due
+    # Started: never aired again, even within the grace...
+    clock.current = due + timedelta(seconds=40)
+    runner.run_once(clock, "runner-b")
+    assert rows_of(airing) == [] and status_of(airing) == AiringStatus.CLAIMED
+    # ...and once its duration plus the grace has passed, logged interrupted.
+    clock.current = due + timedelta(seconds=airing.duration_s + runner.GRACE_S + 1)
+    rows = runner.sweep_missed(clock.now(), "runner-b")
+    assert [(r.airing_key, r.status, r.reason) for r in rows] == [
+        (airing.airing_key, LogStatus.INTERRUPTED, runner.REASON_CRASHED)
+    ]
+    assert status_of(airing) == AiringStatus.INTERRUPTED
+
+
+class GatedClock(FixedClock):
+    """A clock whose first wait hangs until the test opens the gate: a runner stalled (not
+    dead) while its airing is cued, e.g. frozen long enough to lose the runner lock."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self.waiting = threading.Event()
+        self.gate = threading.Event()
+
+    def advance(self, **kwargs: float) -> None:
+        """Hang on the first call until the gate opens, then move on."""
+        self.waiting.set()
+        assert self.gate.wait(30), "the test never opened the gate"
+        super().advance(**kwargs)
+
+
+class CountingOutput(Output):
+    """Counts the plays it is asked for (and plays instantly)."""
+
+    name = "counting"
+    label = "Đếm"
+
+    def __init__(self, clock):
+        super().__init__({}, clock=clock)
+        self.plays = 0
+
+    def check(self):
+        """Always works."""
+
+    def play(self, path, duration_s, *, stop=None, meta=None):
+        """Count the play."""
+        self.plays += 1
+        now = self._now()
+        return PlayResult(now, now, duration_s, completed=True)
+
+
+def test_a_stalled_runner_whose_claim_was_taken_over_does_not_play_it(spots, clock, app):
+    """Runner A claims and cues an airing, then stalls; runner B takes the claim for dead,
+    airs the airing late. When A wakes up, its claim no longer holds: it does not play."""
+    airing_id, due = spots[0].id, spots[0].sequenced_at
+    stalled = GatedClock(due - timedelta(seconds=runner.CUE_AHEAD_S))
+    output_a = CountingOutput(stalled)
+    result = []
+
+    def runner_a():
+        with app.app_context():
+            try:
+                kwargs = {"output": output_a, "clock": stalled, "stage": runner.Stage()}
+                result.append(runner.air(airing_id, host="runner-a", **kwargs))
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=runner_a)
+    thread.start()
+    try:
+        assert stalled.waiting.wait(30)
+        clock.current = due + timedelta(seconds=40)
+        runner.sweep_missed(clock.now(), "runner-b")
+        output_b = CountingOutput(clock)
+        row = runner.air(airing_id, output=output_b, clock=clock, host="runner-b")
+        assert row is not None and row.status == LogStatus.AIRED_LATE
+    finally:
+        stalled.gate.set()
+        thread.join(timeout=30)
+    assert result == [None]
+    assert (output_a.plays, output_b.plays) == (0, 1)
+    assert [(r.status, r.runner_host) for r in rows_of(spots[0])] == [
+        (LogStatus.AIRED_LATE, "runner-b")
+    ]
+    assert status_of(spots[0]) == AiringStatus.AIRED_LATE
+
+
+def test_a_runner_that_lost_its_claim_writes_no_row(spots, clock):
+    """finish() is fenced on the claim: a runner whose claim was taken over (here: before it
+    could log a miss) writes nothing, and the airing keeps the taker's status."""
+    airing = runner.claim_airing(spots[0].id, "runner-a", clock.now())
+    claim = runner.Claim.of(airing)
+    entry = runner.log_entry(airing, airing.render, "runner-a", status=LogStatus.MISSED)
+    assert runner._unclaim(airing.id, claim)
+    assert runner.claim_airing(airing.id, "runner-b", clock.now()) is not None
+
+    assert runner.finish(airing.id, entry, claim=claim) is None
+    assert runner.mark_started(airing.id, claim, clock.now()) is False
+    assert log_rows() == []
+    assert status_of(spots[0]) == AiringStatus.CLAIMED
 
 
 def test_deleted_audio_fails_with_reason_and_the_next_airing_still_airs(spots, clock):
