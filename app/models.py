@@ -5,7 +5,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User
 from app.broadcast.models import BroadcastLog
 from app.org.models import BroadcastSession, Station, Unit
-from app.schedules.lock import RunnerLock
+from app.playout.lock import RunnerLock
 from app.schedules.models import (
     Airing,
     CancelledOccurrence,

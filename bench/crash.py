@@ -61,8 +61,9 @@ from app.core.clock import LOCAL_TZ, SystemClock  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.org.models import StationKind  # noqa: E402
 from app.org.service import StationInput, UnitInput, create_station, create_unit  # noqa: E402
-from app.schedules import runner, service  # noqa: E402
-from app.schedules.lock import RunnerLock  # noqa: E402
+from app.playout import runner  # noqa: E402
+from app.playout.lock import RunnerLock  # noqa: E402
+from app.schedules import service  # noqa: E402
 from app.schedules.models import Airing  # noqa: E402
 from app.schedules.recurrence import Recurrence  # noqa: E402
 from bench.machine import add_database_url, machine_info, markdown_table  # noqa: E402

@@ -23,7 +23,7 @@ log back:
   failed, partial and interrupted rows are counted too.
 
 The schedules the rows name are marked deleted, out of refresh_all_airings()'s reach (as in
-tests/schedules/test_runner.py), so the loop's daily refresh leaves the rows as seeded. Airing
+tests/playout/test_runner.py), so the loop's daily refresh leaves the rows as seeded. Airing
 durations are 0.5-2 s (uniform), so a station's airings never overlap. Patterns (both by default):
 
 - spread: the airings evenly spaced over the window (one every 0.2 s by default), stations
@@ -68,7 +68,8 @@ from app.core.clock import SystemClock  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.org.models import StationKind  # noqa: E402
 from app.org.service import StationInput, UnitInput, create_station, create_unit  # noqa: E402
-from app.schedules import runner, service  # noqa: E402
+from app.playout import runner  # noqa: E402
+from app.schedules import service  # noqa: E402
 from app.schedules.models import Airing, AiringStatus, Schedule, ScheduleStatus  # noqa: E402
 from bench.machine import add_database_url, markdown_table  # noqa: E402
 from bench.plan import (  # noqa: E402
@@ -259,7 +260,7 @@ def run_pattern(app, pattern: str, data: Seeded, args: argparse.Namespace) -> di
     with app.app_context():
         first, keys = insert_airings(data, pattern, args, rng)
     watcher = LogCounter()
-    loggers = [logging.getLogger(name) for name in ("app.schedules.runner", "apscheduler")]
+    loggers = [logging.getLogger(name) for name in ("app.playout.runner", "apscheduler")]
     for logger in loggers:
         logger.addHandler(watcher)
     stop = threading.Event()

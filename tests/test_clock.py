@@ -9,7 +9,7 @@ import pytest
 from app import create_app
 from app.config import build_config
 from app.core.clock import ClockFileError, FileClock, SystemClock
-from app.schedules.outputs import EventSleeper, sleeper_for
+from app.playout.outputs import EventSleeper, sleeper_for
 
 T = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 

@@ -38,7 +38,8 @@ from app.core import clock
 from app.core.errors import NotFound, ValidationError
 from app.extensions import db
 from app.org.models import Station, Unit
-from app.schedules import playout, service
+from app.playout import manual as playout
+from app.schedules import service
 from app.schedules.models import Airing, CancelledOccurrence, Schedule
 from app.schedules.plan import BLOCKING, DEFAULT_GAP_SECONDS, Problem
 from app.schedules.recurrence import (

@@ -28,6 +28,7 @@ from app.core.errors import DomainError, NotFound, ValidationError
 from app.core.types import UTCDateTime
 from app.extensions import db
 from app.org.models import Station, Unit
+from app.playout.runner import format_span
 from app.reports import charts
 from app.reports.exports import (
     COMPLIANCE_LABEL,
@@ -65,7 +66,6 @@ from app.reports.service import (
 from app.reports.service import logbook as station_logbook
 from app.schedules import console as playout_console
 from app.schedules.models import Airing
-from app.schedules.runner import format_span
 from app.scripts.models import Priority, Script
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")

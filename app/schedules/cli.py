@@ -21,7 +21,7 @@ from app.auth.models import User
 from app.core.errors import DomainError
 from app.extensions import db
 from app.org.service import unit_by_code
-from app.schedules import runner
+from app.playout import runner
 from app.schedules.files import (
     OUTCOME_LABELS,
     ScheduleFileError,

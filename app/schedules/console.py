@@ -36,10 +36,11 @@ from app.core.errors import DomainError, NotFound
 from app.core.forms import apply_errors
 from app.extensions import db
 from app.org.models import BroadcastSession, Station, Unit
-from app.schedules import playout, service
+from app.playout import manual as playout
+from app.playout.runner import format_span
+from app.schedules import service
 from app.schedules.console_forms import AirNowForm, LiveReadForm, ReasonForm
 from app.schedules.models import Airing, AiringStatus
-from app.schedules.runner import format_span
 from app.scripts.models import PRIORITY_LABELS, Script, ScriptStatus
 from app.speech.service import audio_dir
 

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.core.forms import Form
-from app.schedules.playout import MAX_NOTE_CHARS
+from app.playout.manual import MAX_NOTE_CHARS
 
 NOTE_TOO_LONG = f"Tối đa {MAX_NOTE_CHARS} ký tự."
 

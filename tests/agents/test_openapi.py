@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 from app.agents import service
 from app.auth.service import create_token
 from app.extensions import db
-from app.schedules import playout
+from app.playout import manual as playout
 from tests.agents.conftest import schedule_on
 
 CHECKS = [

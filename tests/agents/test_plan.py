@@ -11,7 +11,7 @@ from flask import current_app
 
 from app.agents import service
 from app.extensions import db
-from app.schedules import playout
+from app.playout import manual as playout
 from app.schedules import service as schedules
 from app.schedules.models import Airing
 from app.speech.pipeline import sha256_file

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from app.api.schemas import MAX_ID
 from app.extensions import db
-from app.schedules import playout
+from app.playout import manual as playout
 from tests.api.conftest import assert_error
 from tests.api.test_schedules_api import body, call, desk, rule  # noqa: F401
 from tests.factories import make_script

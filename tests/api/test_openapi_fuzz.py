@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
 
 from app.auth.service import create_token
 from app.extensions import db
-from app.schedules import playout
+from app.playout import manual as playout
 from tests.api.test_schedules_api import body, call, desk  # noqa: F401
 from tests.factories import make_script
 

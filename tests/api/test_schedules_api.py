@@ -15,7 +15,7 @@ from app.broadcast.models import BroadcastLog
 from app.extensions import db
 from app.org.models import Station
 from app.org.service import add_session
-from app.schedules import playout
+from app.playout import manual as playout
 from app.schedules.models import Airing, AiringStatus, CancelledOccurrence, Schedule
 from app.scripts.service import approve_script
 from tests.api.conftest import assert_error

@@ -25,7 +25,7 @@ from app.core.clock import LOCAL_TZ, FixedClock
 from app.extensions import db
 from app.org.models import Station
 from app.org.service import add_session
-from app.schedules import runner
+from app.playout import runner
 from app.schedules import service as schedules
 from app.schedules.models import Airing
 from app.schedules.recurrence import Recurrence

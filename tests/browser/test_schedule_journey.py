@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from app.core.clock import LOCAL_TZ, FixedClock
 from app.extensions import db
-from app.schedules import runner
+from app.playout import runner
 from tests.browser.conftest import LiveServer, OnAir
 from tests.browser.test_script_journey import flash, log_in
 

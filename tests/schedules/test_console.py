@@ -21,7 +21,8 @@ from app.broadcast.service import LogEntry, append_log
 from app.extensions import db
 from app.org.models import Station
 from app.org.service import add_session
-from app.schedules import runner, service
+from app.playout import runner
+from app.schedules import service
 from app.schedules.models import Airing, AiringStatus, CancelledOccurrence
 from app.schedules.recurrence import LOCAL_TZ
 from app.scripts.models import Priority, Script

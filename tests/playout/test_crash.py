@@ -36,8 +36,8 @@ from app.broadcast.service import LogEntry, append_log
 from app.config import ROOT
 from app.core.clock import FileClock, FixedClock
 from app.extensions import db
-from app.schedules import runner
-from app.schedules.lock import RunnerLock
+from app.playout import runner
+from app.playout.lock import RunnerLock
 from app.schedules.models import Airing, AiringStatus
 from app.scripts.models import Priority
 from tests.conftest import TEST_DATABASE_URL, _reset_postgres

@@ -15,9 +15,10 @@ from app.broadcast.models import BroadcastLog, LogStatus
 from app.core.clock import LOCAL_TZ, FixedClock
 from app.extensions import db
 from app.org.models import Station
-from app.schedules import runner, service
+from app.playout import runner
+from app.playout.outputs import Output, OutputError, PlayResult, get_output
+from app.schedules import service
 from app.schedules.models import Airing, AiringStatus
-from app.schedules.outputs import Output, OutputError, PlayResult, get_output
 from app.speech.service import audio_dir
 from tests.factories import make_render, make_station
 from tests.schedules.test_service import START, approved_script, times_rule, with_sessions
@@ -707,7 +708,7 @@ def test_scheduler_run_once_logs_misses_after_downtime(app, spots, clock):
 def test_two_running_runners_air_each_spot_once_and_one_holds_the_lock(app, spots):
     """Two run_forever loops (threads, real APScheduler, real clock, simulate output)."""
     from app.core.clock import SystemClock
-    from app.schedules.lock import RunnerLock
+    from app.playout.lock import RunnerLock
     from app.schedules.models import Schedule, ScheduleStatus
 
     # Out of refresh's reach, so the loop's daily refresh leaves these airings alone.

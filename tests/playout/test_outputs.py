@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from app.core.clock import FixedClock, SystemClock
-from app.schedules import outputs
-from app.schedules.outputs import (
+from app.playout import outputs
+from app.playout.outputs import (
     OUTPUTS,
     ClockSleeper,
     EventSleeper,

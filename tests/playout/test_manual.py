@@ -15,12 +15,13 @@ from app.broadcast.models import BroadcastLog, LogStatus
 from app.broadcast.service import LogFilter, log_query, verify_chain
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.extensions import db
-from app.schedules import playout, runner
+from app.playout import manual as playout
+from app.playout import runner
+from app.playout.outputs import Output, PlayResult
 from app.schedules.models import Airing, AiringStatus
-from app.schedules.outputs import Output, PlayResult
 from app.scripts.models import Priority
 from tests.factories import make_script, make_station
-from tests.schedules.test_runner import HOST, log_rows, simulate, spots, status_of  # noqa: F401
+from tests.playout.test_runner import HOST, log_rows, simulate, spots, status_of  # noqa: F401
 from tests.schedules.test_service import approved_script
 
 

@@ -34,10 +34,10 @@ from app.broadcast.service import LogEntry, append_log
 from app.core.clock import LOCAL_TZ, Clock
 from app.extensions import db
 from app.org.models import Station
+from app.playout.lock import RunnerLock
+from app.playout.outputs import Output, OutputError, get_output, sleeper_for
 from app.schedules import service
-from app.schedules.lock import RunnerLock
 from app.schedules.models import Airing, AiringStatus
-from app.schedules.outputs import Output, OutputError, get_output, sleeper_for
 from app.scripts.models import Priority, ScriptVersion
 from app.speech.models import Render
 from app.speech.service import audio_dir, verify_audio

@@ -22,8 +22,8 @@ from app.extensions import db
 from app.schedules.models import Airing, AiringStatus
 from app.scripts.models import ScriptVersion
 from app.speech.service import audio_dir
-from tests.schedules.test_outputs import ICECAST_PASSWORD, icecast  # noqa: F401 (fixture)
-from tests.schedules.test_runner import spots  # noqa: F401 (fixture)
+from tests.playout.test_outputs import ICECAST_PASSWORD, icecast  # noqa: F401 (fixture)
+from tests.playout.test_runner import spots  # noqa: F401 (fixture)
 
 # The Icecast server fixture: one pytest-xdist worker for every module that starts one.
 pytestmark = pytest.mark.xdist_group("outputs")

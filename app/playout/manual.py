@@ -22,7 +22,7 @@ from app.core import clock
 from app.core.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.org.models import Station
-from app.schedules import runner
+from app.playout import runner
 from app.schedules.models import Airing, AiringStatus
 from app.schedules.recurrence import LOCAL_TZ
 from app.schedules.service import check_script_airable, check_script_visible
