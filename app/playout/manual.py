@@ -21,7 +21,7 @@ from app.broadcast.service import LogEntry, append_log
 from app.core import clock
 from app.core.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
-from app.org.models import Station
+from app.org.models import PlayoutMode, Station
 from app.playout import runner
 from app.schedules.models import Airing, AiringStatus
 from app.schedules.recurrence import LOCAL_TZ
@@ -45,6 +45,16 @@ def _station_in_scope(actor: User, station: Station) -> None:
     if not station.active:
         message = f"Đài “{station.name}” đã ngừng hoạt động."
         raise ValidationError(message, {"stations": message})
+
+
+def _aired_centrally(station: Station, what: str) -> None:
+    """Refuse to write into the log of a station its agent airs: the agent keeps that
+    station's chain, and a row written here would fork it."""
+    if station.playout_mode == PlayoutMode.AGENT:
+        raise Conflict(
+            f"Đài “{station.name}” do máy trạm của đài phát, nên không {what} từ đây được. "
+            "“Phát ngay” vẫn dùng được: máy trạm nhận lượt phát ở lần đồng bộ tới."
+        )
 
 
 def operator_host(actor: User) -> str:
@@ -150,6 +160,7 @@ def skip_airing(actor: User, airing: Airing, reason: str) -> BroadcastLog:
         raise ValidationError(message, {"reason": message})
     if airing.status != AiringStatus.PLANNED:
         raise Conflict(f"Lượt phát đang ở trạng thái “{airing.status.label}”; không bỏ qua được.")
+    _aired_centrally(airing.station, "bỏ qua lượt phát")
     host = operator_host(actor)
     now = clock.now()
     claimed = runner.claim_airing(airing.id, host, now)
@@ -215,6 +226,7 @@ def record_live_read(actor: User, data: LiveRead) -> BroadcastLog:
     require(actor, Permission.PLAYOUT_CONTROL)
     station = data.station
     _station_in_scope(actor, station)
+    _aired_centrally(station, "ghi lượt đọc trực tiếp")
     note = (data.note or "").strip()
     fields: dict[str, str] = {}
     if len(note) > MAX_NOTE_CHARS:

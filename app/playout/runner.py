@@ -10,6 +10,11 @@ just before the output plays) -> its final status, written with its one log row.
 after the claim is conditional on the claim, so a runner whose claim was taken over (it died,
 or stalled) neither starts nor logs it. A claim left before the start goes back to planned
 and can still air; one left after it is logged interrupted (sweep_missed()).
+
+Which stations a runner airs depends on its host (aired_here()): the central runner airs the
+stations in central playout mode, a station agent (PLAYOUT_HOST = "agent") the one station its
+own database holds. The claim checks it in its conditional UPDATE, so a switch of mode
+committed before a claim always wins.
 """
 
 from __future__ import annotations
@@ -26,14 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from app.broadcast.models import BroadcastLog, LogStatus
 from app.broadcast.service import LogEntry, append_log
 from app.core.clock import LOCAL_TZ, Clock
 from app.extensions import db
-from app.org.models import Station
+from app.org.models import PlayoutMode, Station
 from app.playout.lock import RunnerLock
 from app.playout.outputs import Output, OutputError, get_output, sleeper_for
 from app.schedules import service
@@ -251,15 +256,32 @@ class Claim:
         )
 
 
-def claim_airing(airing_id: int, host: str, now: datetime | None = None) -> Airing | None:
-    """Move a planned airing to claimed for host and commit; None if it was not planned.
+AGENT_HOST = "agent"  # PLAYOUT_HOST of a station agent (app/station_agent)
 
-    A conditional UPDATE, so of two runners (or two firings of one job) exactly one wins.
+
+def aired_here() -> ColumnElement[bool]:
+    """The airings this host airs, as a WHERE clause.
+
+    The central runner airs the stations in central playout mode, never an agent's; a station
+    agent airs every airing its database holds (its own station's plan).
+    """
+    if current_app.config.get("PLAYOUT_HOST") == AGENT_HOST:
+        return true()
+    central = select(Station.id).where(Station.playout_mode == PlayoutMode.CENTRAL)
+    return Airing.station_id.in_(central)
+
+
+def claim_airing(airing_id: int, host: str, now: datetime | None = None) -> Airing | None:
+    """Move a planned airing to claimed for host and commit; None if it was not planned, or
+    its station is not aired here (aired_here()).
+
+    A conditional UPDATE, so of two runners (or two firings of one job) exactly one wins, and
+    a station switched to its agent before the claim is never aired centrally.
     """
     now = now or datetime.now(LOCAL_TZ)
     result = db.session.execute(
         update(Airing)
-        .where(Airing.id == airing_id, Airing.status == AiringStatus.PLANNED)
+        .where(Airing.id == airing_id, Airing.status == AiringStatus.PLANNED, aired_here())
         .values(status=AiringStatus.CLAIMED, claimed_by=host[:120], claimed_at=now, started_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -643,7 +665,7 @@ def sweep_missed(
     cutoff = now - timedelta(seconds=min(graces.values(), default=grace_s))
     planned = db.session.execute(
         select(Airing.id, Airing.station_id, Airing.sequenced_at)
-        .where(Airing.status == AiringStatus.PLANNED, Airing.sequenced_at < cutoff)
+        .where(Airing.status == AiringStatus.PLANNED, Airing.sequenced_at < cutoff, aired_here())
         .order_by(Airing.sequenced_at, Airing.id)
     ).all()
     for airing_id, station_id, sequenced_at in planned:
@@ -739,6 +761,7 @@ def air_due(now: datetime, *, clock: Clock, host: str, grace_s: float = GRACE_S)
             Airing.status == AiringStatus.PLANNED,
             Airing.sequenced_at <= now,
             Airing.sequenced_at >= now - timedelta(seconds=window),
+            aired_here(),
         )
         .order_by(Airing.sequenced_at, Airing.id)
     ).all()
@@ -794,6 +817,7 @@ def due_jobs(now: datetime, horizon: timedelta, grace_s: float = GRACE_S) -> lis
             Airing.status == AiringStatus.PLANNED,
             Airing.sequenced_at >= now - timedelta(seconds=window),
             Airing.sequenced_at < now + horizon,
+            aired_here(),
         )
         .order_by(Airing.sequenced_at, Airing.id)
     ).all()
@@ -945,6 +969,7 @@ def due_emergencies(now: datetime) -> list[DueJob]:
             Airing.status == AiringStatus.PLANNED,
             Airing.priority == Priority.EMERGENCY,
             Airing.sequenced_at <= now + timedelta(seconds=EMERGENCY_TICK_S),
+            aired_here(),
         )
         .order_by(Airing.sequenced_at, Airing.id)
     ).all()
@@ -1015,7 +1040,9 @@ def run_forever(
                     if active and polling:
                         today = now.astimezone(LOCAL_TZ).date()
                         if refreshed_on != today:
-                            service.refresh_all_airings(now)
+                            # An agent's plan comes from its server; only the server plans.
+                            if current_app.config.get("PLAYOUT_HOST") != AGENT_HOST:
+                                service.refresh_all_airings(now)
                             refreshed_on = today
                         sweep_missed(now, host, grace_s, stage)
                         reconcile(scheduler, due_jobs(now, horizon, grace_s), job, running)
