@@ -1,6 +1,6 @@
 """Import every model so the metadata (and Alembic) sees all tables."""
 
-from app.agents.models import Agent, EnrolmentCode
+from app.agents.models import Agent, AgentHealth, EnrolmentCode
 from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User
 from app.broadcast.models import BroadcastLog
@@ -18,6 +18,7 @@ from app.speech.models import LexiconEntry, Render, SpokenOverride
 
 __all__ = [
     "Agent",
+    "AgentHealth",
     "Airing",
     "ApiToken",
     "AuditEvent",

@@ -1,4 +1,5 @@
-"""`flask agents add|list|revoke|mode`: station agents from the command line (as the system)."""
+"""`flask agents add|list|revoke|mode|clear-flag`: station agents from the command line (as the
+system)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.agents import service
+from app.agents import ingest, service
 from app.core.clock import to_local
 from app.core.errors import DomainError
 from app.extensions import db
@@ -45,17 +46,20 @@ def add_command(station_code, name):
 @agents_cli.command("list")
 @click.option("--station", "station_code", default=None, help="Only this station's agents.")
 def list_command(station_code):
-    """List agents: id, station, mode, status, name, enrolled, last seen."""
+    """List agents: id, station, mode, status, name, enrolled, last seen, chain."""
     station = _station(station_code) if station_code else None
     agents = service.list_agents(station)
     if not agents:
         click.echo("No agents.")
         return
-    click.echo("id\tstation\tmode\tstatus\tname\tenrolled\tlast seen")
+    click.echo("id\tstation\tmode\tstatus\tname\tenrolled\tlast seen\tchain")
     for a in agents:
+        chain = (
+            f"flagged #{a.chain_broken_seq} {_when(a.chain_broken_at)}" if a.chain_flagged else "ok"
+        )
         click.echo(
             f"{a.id}\t{a.station.code}\t{a.station.playout_mode.value}\t{a.status.value}\t"
-            f"{a.name}\t{_when(a.enrolled_at)}\t{_when(a.last_seen_at)}"
+            f"{a.name}\t{_when(a.enrolled_at)}\t{_when(a.last_seen_at)}\t{chain}"
         )
 
 
@@ -89,3 +93,18 @@ def mode_command(station_code, mode):
         db.session.rollback()
         raise click.ClickException(exc.message) from exc
     click.echo(f"{station.code} is now aired by: {station.playout_mode.value}.")
+
+
+@agents_cli.command("clear-flag")
+@click.argument("agent_id", type=int)
+def clear_flag_command(agent_id):
+    """Clear agent AGENT_ID's chain flag, after checking why its batch broke the chain."""
+    try:
+        agent = ingest.clear_chain_flag(None, service.get_agent(None, agent_id))
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    click.echo(
+        f"Cleared the chain flag of agent {agent.id} ({agent.name}) of {agent.station.code}; "
+        "its next batch of log rows is checked afresh."
+    )

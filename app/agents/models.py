@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -65,15 +65,27 @@ class Agent(db.Model):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Set when a batch of log rows from the agent broke the station's chain (nothing of it was
+    # merged): when, at which seq, and why. Its later batches are refused until an admin
+    # clears the flag (app.agents.ingest.clear_chain_flag).
+    chain_broken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    chain_broken_seq: Mapped[int | None] = mapped_column()
+    chain_broken_reason: Mapped[str | None] = mapped_column(Text)
 
     station: Mapped[Station] = relationship()
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     revoked_by: Mapped[User | None] = relationship(foreign_keys=[revoked_by_id])
+    health: Mapped[AgentHealth | None] = relationship(back_populates="agent", uselist=False)
 
     @property
     def is_active(self) -> bool:
         """Not revoked."""
         return self.status == AgentStatus.ACTIVE
+
+    @property
+    def chain_flagged(self) -> bool:
+        """Whether the station's chain is flagged broken by one of this agent's batches."""
+        return self.chain_broken_at is not None
 
     def __repr__(self) -> str:
         return f"<Agent {self.id} {self.station_id} {self.status.value}>"
@@ -94,3 +106,27 @@ class EnrolmentCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     agent: Mapped[Agent] = relationship()
+
+
+class AgentHealth(db.Model):
+    """The latest health report of an agent (one row per agent, replaced by each report)."""
+
+    __tablename__ = "agent_health"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), primary_key=True)
+    # Server time of the report, and the agent's clock when it sent it.
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    agent_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    # agent_time - reported_at: positive when the agent's clock is ahead (network delay included).
+    clock_offset_s: Mapped[float] = mapped_column()
+    agent_version: Mapped[str] = mapped_column(String(40))
+    # The start of the last planned airing the agent holds: how long it can air offline.
+    plan_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    audio_missing: Mapped[int] = mapped_column()
+    output_name: Mapped[str] = mapped_column(String(40))
+    output_ok: Mapped[bool] = mapped_column()
+    output_message: Mapped[str] = mapped_column(Text, default="")
+    disk_free_bytes: Mapped[int] = mapped_column(BigInteger)
+    disk_total_bytes: Mapped[int] = mapped_column(BigInteger)
+
+    agent: Mapped[Agent] = relationship(back_populates="health")

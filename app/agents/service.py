@@ -452,15 +452,23 @@ def station_output(station: Station) -> dict[str, Any]:
 
 
 def _audio_json(render: Render | None) -> dict[str, Any]:
-    """What the agent needs to fetch and check a file: sha256, size in bytes, format."""
+    """What the agent needs to fetch and check a file (sha256, size in bytes, format) and to
+    log its airing as the central runner does (the sha256 of the spoken text)."""
     if render is None or render.status != RenderStatus.DONE or not render.audio_path:
-        return {"sha256": None, "size": None, "format": None, "duration_s": None}
+        return {
+            "sha256": None,
+            "size": None,
+            "format": None,
+            "duration_s": None,
+            "spoken_sha256": None,
+        }
     path = audio_dir() / render.audio_path
     return {
         "sha256": render.audio_sha256,
         "size": path.stat().st_size if path.is_file() else None,
         "format": render.audio_format,
         "duration_s": render.duration_s,
+        "spoken_sha256": render.spoken_sha256,
     }
 
 
@@ -508,6 +516,10 @@ def agent_plan(agent: Agent, days: int, now: datetime) -> dict[str, Any]:
             "render": a.render_id,
             "audio": audio[a.render_id],
             "note": a.note,
+            # Who asked for a "phát ngay", and the airing a requeued one airs again: the
+            # agent's log rows name them as the central runner's do.
+            "operator": a.operator_id,
+            "requeued_from": a.requeued_from_id,
         }
         for a in airings
     ]
@@ -525,6 +537,8 @@ def agent_plan(agent: Agent, days: int, now: datetime) -> dict[str, Any]:
             "code": station.code,
             "name": station.name,
             "unit": station.unit.code,
+            "unit_id": station.unit_id,
+            "kind": station.kind.value,
             "active": station.active,
         },
         "agent": {"id": agent.id, "name": agent.name},

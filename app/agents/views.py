@@ -1,16 +1,18 @@
-"""The admin's agents page: every station of the subtree with its playout mode and agents; add
-an agent (its one-time code shown once), revoke one, switch a station's mode."""
+"""The admin's agents page: every station of the subtree with its playout mode, agents and their
+health; add an agent (its one-time code shown once), revoke one, switch a station's mode, clear
+a chain flag."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from app.agents import service
+from app.agents import health, ingest, service
 from app.agents.forms import AgentForm, ModeForm
 from app.agents.service import NewAgent
 from app.auth.decorators import permission_required
 from app.auth.permissions import Permission, require_scope
+from app.core import clock
 from app.core.clock import to_local
 from app.core.errors import DomainError, NotFound
 from app.core.forms import apply_errors, flash_form_errors
@@ -28,6 +30,9 @@ def _page(form: AgentForm, new: NewAgent | None = None, status: int = 200):
         "agents/index.html",
         stations=stations,
         agents=service.agents_of(stations),
+        states=health.station_states(stations, clock.now()),
+        size=health.size_text,
+        offset=health.offset_text,
         form=form,
         mode_form=ModeForm(formdata=None),
         new=new,
@@ -105,3 +110,22 @@ def set_mode(station_id: int):
         else:
             flash(f"Đài “{station.name}” chuyển sang “{station.playout_mode.label}”.", "success")
     return redirect(url_for("agents.index", _anchor=f"dai-{station.id}"))
+
+
+@bp.post("/agents/<int:agent_id>/clear-flag")
+@permission_required(Permission.ADMIN)
+def clear_flag(agent_id: int):
+    """Clear an agent's chain flag: its next batch of log rows is checked afresh."""
+    agent = service.get_agent(current_user, agent_id)
+    try:
+        ingest.clear_chain_flag(current_user, agent)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(
+            f"Đã gỡ đánh dấu chuỗi nhật ký đứt của máy trạm “{agent.name}”: lô nhật ký sau của "
+            "nó sẽ được kiểm tra lại từ đầu.",
+            "success",
+        )
+    return redirect(url_for("agents.index", _anchor=f"dai-{agent.station_id}"))

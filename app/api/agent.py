@@ -1,5 +1,6 @@
 """The agent API under /api/v1/agent: a station's agent trades its one-time enrolment code for a
-credential, then pulls its station's plan and the audio the plan needs.
+credential, pulls its station's plan and the audio the plan needs, uploads the log rows it
+wrote (continuing the station's chain) and reports its health.
 
 The credential is an agent's, never a user's: user tokens open nothing here and agent
 credentials nothing under the rest of /api/v1. No endpoint names a station; the station is the
@@ -8,15 +9,27 @@ credential's, so an agent reaches only its own.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, g, request, send_file
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 from flask_limiter import RequestLimit
 
-from app.agents import service
+from app.agents import health, ingest, service
 from app.agents.models import Agent
 from app.api.errors import json_error
 from app.api.openapi import AUDIO, JSON, operation, refuse_unknown_query
-from app.api.schemas import AgentPlanQuery, EnrolIn, read_body, read_query
+from app.api.schemas import (
+    MAX_LOG_BATCH,
+    AgentPlanQuery,
+    EnrolIn,
+    HealthIn,
+    LogBatchIn,
+    PayloadTooLarge,
+    read_body,
+    read_object,
+    read_query,
+    validate,
+)
 from app.auth.throttle import client_address, retry_after
+from app.broadcast.service import ROW_JSON_FIELDS
 from app.core import clock
 from app.extensions import limiter
 
@@ -39,12 +52,13 @@ RANGE = {
 }
 _AUDIO_SCHEMA = {
     "type": "object",
-    "required": ["sha256", "size", "format", "duration_s"],
+    "required": ["sha256", "size", "format", "duration_s", "spoken_sha256"],
     "properties": {
         "sha256": {"type": ["string", "null"]},
         "size": {"type": ["integer", "null"]},
         "format": {"type": ["string", "null"]},
         "duration_s": {"type": ["number", "null"]},
+        "spoken_sha256": {"type": ["string", "null"]},
     },
 }
 PLAN_SCHEMA = {
@@ -76,11 +90,56 @@ PLAN_SCHEMA = {
                     "script",
                     "version",
                     "audio",
+                    "operator",
+                    "requeued_from",
                 ],
                 "properties": {"audio": _AUDIO_SCHEMA},
             },
         },
         "audio": {"type": "array", "items": _AUDIO_SCHEMA},
+    },
+}
+_ROW_PROPERTIES = {
+    name: {"type": ["string", "integer", "number", "null"]} for name in (*ROW_JSON_FIELDS, "id")
+}
+HEAD_SCHEMA = {
+    "type": "object",
+    "required": ["seq", "row_hash", "row", "chain_flag"],
+    "properties": {
+        "seq": {"type": "integer", "minimum": 0},
+        "row_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "row": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": sorted(_ROW_PROPERTIES),
+                    "properties": _ROW_PROPERTIES,
+                },
+            ]
+        },
+        "chain_flag": {"type": ["object", "null"]},
+    },
+}
+INGEST_SCHEMA = {
+    "type": "object",
+    "required": ["accepted", "duplicates", "head"],
+    "properties": {
+        "accepted": {"type": "integer", "minimum": 0},
+        "duplicates": {"type": "integer", "minimum": 0},
+        "head": {
+            "type": "object",
+            "required": ["seq", "row_hash"],
+            "properties": {"seq": {"type": "integer"}, "row_hash": {"type": "string"}},
+        },
+    },
+}
+HEALTH_SCHEMA = {
+    "type": "object",
+    "required": ["received_at", "clock_offset_s"],
+    "properties": {
+        "received_at": {"type": "string", "format": "date-time"},
+        "clock_offset_s": {"type": "number"},
     },
 }
 ENROL_SCHEMA = {
@@ -220,3 +279,74 @@ def audio(sha256: str):
     response.cache_control.private = True
     response.cache_control.immutable = True
     return response
+
+
+@bp.get("/log")
+@operation(
+    blueprint=bp.name,
+    security=AGENT_AUTH,
+    extra_statuses=(403,),
+    response={JSON: {"schema": HEAD_SCHEMA}},
+)
+def log_head():
+    """The station's chain head as the server holds it: seq, row_hash and the row."""
+    return ingest.head_json(current_agent())
+
+
+@bp.post("/log")
+@operation(
+    blueprint=bp.name,
+    body=LogBatchIn,
+    security=AGENT_AUTH,
+    response={JSON: {"schema": INGEST_SCHEMA}},
+)
+def upload_log():
+    """Upload log rows the agent wrote: stored all together if they continue the chain."""
+    data = read_object()
+    rows = data.get("rows")
+    if isinstance(rows, list) and len(rows) > MAX_LOG_BATCH:
+        raise PayloadTooLarge(
+            f"Lô có {len(rows)} dòng nhật ký; mỗi lô tối đa {MAX_LOG_BATCH} dòng. "
+            "Hãy gửi thành nhiều lô nhỏ hơn. Không dòng nào được ghi."
+        )
+    batch = validate(LogBatchIn, data, "Lô nhật ký có dòng thiếu trường hoặc sai kiểu.")
+    try:
+        result = ingest.ingest_batch(current_agent(), [row.model_dump() for row in batch.rows])
+    except ingest.ChainRefused as exc:
+        # The usual error body, and the seq at fault as a number for the agent's own log.
+        body = {"error": exc.code, "message": exc.message, "fields": exc.fields, "seq": exc.seq}
+        return jsonify(body), exc.status
+    return {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "head": {"seq": result.head_seq, "row_hash": result.head_hash},
+    }
+
+
+@bp.post("/health")
+@operation(
+    blueprint=bp.name,
+    body=HealthIn,
+    security=AGENT_AUTH,
+    response={JSON: {"schema": HEALTH_SCHEMA}},
+)
+def report_health():
+    """Report the agent's health: version, plan held, audio missing, output, disk, clock."""
+    data = read_body(HealthIn, "Báo cáo tình trạng máy trạm thiếu trường hoặc sai kiểu.")
+    received = clock.now()
+    kept = health.record_health(
+        current_agent(),
+        health.HealthReport(
+            agent_version=data.agent_version,
+            plan_until=data.plan_until,
+            audio_missing=data.audio_missing,
+            output_name=data.output.name,
+            output_ok=data.output.ok,
+            output_message=data.output.message,
+            disk_free_bytes=data.disk_free_bytes,
+            disk_total_bytes=data.disk_total_bytes,
+            agent_time=data.agent_time,
+        ),
+        received,
+    )
+    return {"received_at": received.isoformat(), "clock_offset_s": kept.clock_offset_s}

@@ -14,6 +14,7 @@ from flask import jsonify
 from flask_login import current_user
 from sqlalchemy import select
 
+from app.agents.health import state_json, station_states
 from app.api import bp
 from app.api.openapi import operation, page_response
 from app.api.schemas import (
@@ -151,6 +152,7 @@ def log_json(row: BroadcastLog) -> dict:
         "corrects": row.corrects_id,
         "correction_reason": row.correction_reason,
         "created_at": local_iso(row.created_at),
+        "received_at": local_iso(row.received_at),
         "hash_version": row.hash_version,
         "prev_hash": row.prev_hash,
         "row_hash": row.row_hash,
@@ -160,8 +162,12 @@ def log_json(row: BroadcastLog) -> dict:
 # --- JSON of stations, schedules and airings --------------------------------------------------
 
 
-def station_json(station: Station) -> dict:
-    """A station with its sessions and its playout and speech settings."""
+def station_json(station: Station, states: dict[int, dict | None] | None = None) -> dict:
+    """A station with its sessions, its playout and speech settings, who airs it and the state
+    of its agent (null without an active agent); states are app.agents.health's, looked up
+    when not given."""
+    if states is None or station.id not in states:
+        states = station_states([station], clock.now())
     return {
         "id": station.id,
         "code": station.code,
@@ -170,6 +176,8 @@ def station_json(station: Station) -> dict:
         "kind_label": station.kind.label,
         "unit": station.unit.code,
         "active": station.active,
+        "playout_mode": station.playout_mode.value,
+        "agent": state_json(states[station.id], local_iso),
         "sessions": [
             {
                 "name": s.name,
@@ -337,7 +345,10 @@ def list_stations():
     if args.active is not None:
         query = query.where(Station.active.is_(args.active))
     per_page = args.per_page or MAX_PER_PAGE
-    return page_of(list(db.session.scalars(query)), args.page, per_page, station_json)
+    stations = list(db.session.scalars(query))
+    shown = stations[(args.page - 1) * per_page : args.page * per_page]
+    states = station_states(shown, clock.now())
+    return page_of(stations, args.page, per_page, lambda s: station_json(s, states))
 
 
 @bp.get("/stations/<code>")

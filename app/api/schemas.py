@@ -216,8 +216,8 @@ def load_json(raw: bytes) -> Any:
         raise ValidationError(BAD_JSON, {"body": BAD_JSON}) from None
 
 
-def read_body(model: type[M], message: str, *, optional: bool = False) -> M:
-    """The request's JSON object read through model; an empty body is {} when optional."""
+def read_object(*, optional: bool = False) -> dict:
+    """The request's JSON object, size and nesting checked; an empty body is {} when optional."""
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"Dữ liệu gửi lên quá lớn (tối đa {MAX_BODY_BYTES // 1024} KiB).")
     raw = request.get_data(cache=True)
@@ -226,7 +226,12 @@ def read_body(model: type[M], message: str, *, optional: bool = False) -> M:
     data = {} if optional and not raw.strip() else load_json(raw)
     if not isinstance(data, dict):
         raise ValidationError(BAD_JSON, {"body": BAD_JSON})
-    return validate(model, data, message)
+    return data
+
+
+def read_body(model: type[M], message: str, *, optional: bool = False) -> M:
+    """The request's JSON object read through model; an empty body is {} when optional."""
+    return validate(model, read_object(optional=optional), message)
 
 
 def read_query(model: type[M], message: str) -> M:
@@ -661,3 +666,117 @@ class AgentPlanQuery(Schema):
     """Parameters of GET /agent/plan."""
 
     days: Annotated[int, Field(ge=1, le=MAX_PLAN_DAYS)] = DEFAULT_PLAN_DAYS
+
+
+# Times an agent sends: its own clock, which may be far off (a PC without a clock battery starts
+# in 1970), so any year from 1970 is taken; the health report shows how far off it is.
+AGENT_MIN_YEAR = 1970
+Sha256 = Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]
+Sha256OrEmpty = Annotated[StrictStr, Field(pattern=r"^([0-9a-f]{64})?$")]
+LOG_REASON_CHARS = 2000
+MAX_LOG_BATCH = 1000
+
+
+def _agent_instant(value: Any) -> datetime | None:
+    """An ISO 8601 date-time with an offset, from 1970 to 2100, as aware UTC; null is none."""
+    if value is None:
+        return None
+    example = "ví dụ 2026-11-28T05:45:00.000000+00:00"
+    if not isinstance(value, str) or len(value) > 40:
+        raise PydanticCustomError("loa_instant", f"Thời điểm phải theo ISO 8601, {example}.")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "loa_instant", f"Thời điểm phải theo ISO 8601, {example}."
+        ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise PydanticCustomError("loa_instant", f"Thiếu múi giờ: ghi rõ, {example}.")
+    if not AGENT_MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise PydanticCustomError(
+            "loa_instant_range", f"Thời điểm phải từ năm {AGENT_MIN_YEAR} đến {MAX_YEAR}."
+        )
+    return parsed.astimezone(UTC)
+
+
+def _required(value: Any) -> Any:
+    """Null is not a time where one is required."""
+    if value is None:
+        raise PydanticCustomError("loa_instant", "Bắt buộc: thời điểm có múi giờ.")
+    return value
+
+
+_AGENT_INSTANT_SCHEMA = {"type": "string", "format": "date-time", "maxLength": 40}
+AgentInstant = Annotated[
+    datetime,
+    BeforeValidator(_agent_instant),
+    BeforeValidator(_required),
+    WithJsonSchema(_AGENT_INSTANT_SCHEMA),
+]
+OptionalAgentInstant = Annotated[
+    datetime | None,
+    BeforeValidator(_agent_instant),
+    WithJsonSchema({**_AGENT_INSTANT_SCHEMA, "type": ["string", "null"]}),
+]
+
+
+class LogRowIn(Schema):
+    """One broadcast log row as the agent wrote and hashed it: every column the hash covers
+    (see app/broadcast/service.py), times in ISO 8601 with an offset, no id. Every field is
+    required: the hash cannot be checked without it."""
+
+    station_id: Id
+    unit_id: Id | None
+    seq: Id
+    prev_hash: Sha256
+    row_hash: Sha256
+    hash_version: Annotated[StrictInt, Field(ge=1, le=1000)]
+    created_at: AgentInstant
+    planned_at: OptionalAgentInstant
+    started_at: OptionalAgentInstant
+    ended_at: OptionalAgentInstant
+    duration_s: Annotated[StrictFloat, Field(ge=0, le=86_400, allow_inf_nan=False)] | None
+    status: Literal[LOG_STATUSES]
+    priority: Priority
+    reason: text(LOG_REASON_CHARS)
+    script_id: Id | None
+    version_id: Id | None
+    render_id: Id | None
+    spoken_sha256: Sha256OrEmpty
+    audio_sha256: Sha256OrEmpty
+    schedule_id: Id | None
+    airing_key: text(120) | None
+    operator_id: Id | None
+    runner_host: text(120)
+    corrects_id: Id | None
+    corrects_hash: Sha256 | None
+    correction_reason: text(REASON_CHARS)
+
+
+class LogBatchIn(Schema):
+    """Body of POST /agent/log: the agent's rows in chain order."""
+
+    rows: Annotated[list[LogRowIn], Field(max_length=MAX_LOG_BATCH)]
+
+
+class OutputStateIn(Schema):
+    """The state of the agent's output when it reported."""
+
+    name: text(40)
+    ok: StrictBool
+    message: text(1000)
+
+
+Bytes = Annotated[StrictInt, Field(ge=0, le=2**62)]
+
+
+class HealthIn(Schema):
+    """Body of POST /agent/health."""
+
+    agent_version: text(40)
+    plan_until: OptionalAgentInstant
+    audio_missing: Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+    output: OutputStateIn
+    disk_free_bytes: Bytes
+    disk_total_bytes: Bytes
+    agent_time: AgentInstant

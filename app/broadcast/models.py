@@ -100,6 +100,9 @@ class BroadcastLog(AppendOnly, db.Model):
     corrects_hash: Mapped[str | None] = mapped_column(String(64))
     correction_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When the server received a row its station's agent wrote (created_at is the agent's own
+    # time); null for rows written here. Not in the hash: the agent hashed the row before.
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The chain: seq counts the station's rows from 1; prev_hash is the row_hash of seq - 1.
     seq: Mapped[int]
     hash_version: Mapped[int] = mapped_column(default=2)

@@ -6,14 +6,20 @@ stored field breaks that row's hash; removing a row leaves a gap in seq and brea
 
 Canonical serialisation, hash_version 1 and 2 (never change one; add a version instead):
 - a JSON object of the fields in HASH_FIELDS_V1 or HASH_FIELDS_V2 (version 2: every column
-  except id and row_hash; version 1: the same without unit_id, added later), keys
+  except id, row_hash and received_at; version 1: the same without unit_id, added later), keys
   sorted, separators "," and ":", non-ASCII kept as UTF-8 (ensure_ascii=False), encoded UTF-8;
 - datetimes in UTC as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (always six digits of microseconds);
 - duration_s (rounded to milliseconds when appended) as the string Python's repr gives, the
   shortest text that reads back as the same double ("12.5", "0.001"); enums by value; null
   as null.
 id is left out because the database assigns it after the hash is computed and rows are never
-updated; a row's place in the chain is (station_id, seq).
+updated; a row's place in the chain is (station_id, seq). received_at is left out because it is
+the server's receipt time of a row a station agent wrote and hashed before sending it.
+
+A station aired by its agent (playout mode agent) has its chain written by the agent: its rows
+come in as batches (app.agents.ingest), checked by check_continuation() to continue the
+server's chain exactly and stored by store_rows(); the server itself appends nothing to it
+(append_log and correct_log refuse), or the chain would fork.
 
 What a chain alone cannot show: removal of a station's newest rows (nothing follows them), and
 someone with write access rewriting every row from some point on with fresh hashes. Both need
@@ -29,8 +35,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import String, func, select, type_coerce
+from flask import current_app
+from sqlalchemy import String, func, insert, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.service import record_event
@@ -42,7 +50,7 @@ from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.extensions import db
-from app.org.models import Station, Unit
+from app.org.models import PlayoutMode, Station, Unit
 from app.scripts.models import Priority, Script
 
 HASH_VERSION = 2
@@ -75,6 +83,13 @@ HASH_FIELDS_V1 = (
 # Version 2 adds the station's unit at the time of writing.
 HASH_FIELDS_V2 = tuple(sorted((*HASH_FIELDS_V1, "unit_id")))
 HASH_FIELDS = {1: HASH_FIELDS_V1, 2: HASH_FIELDS_V2}
+# Columns no hash covers: the id the database assigns, the hash itself, and the server's
+# receipt time of an agent's row.
+UNHASHED = frozenset({"id", "row_hash", "received_at"})
+# Rows per INSERT statement when storing an agent's batch.
+INSERT_PAGE_ROWS = 100
+# The versions an agent's row may come in: those that bind the row to its unit.
+INGEST_HASH_VERSIONS = frozenset(v for v, names in HASH_FIELDS.items() if "unit_id" in names)
 
 # Concurrent appends for one station race for the same seq; the loser retries on top of the
 # winner's row. Each lost race means another row went in, so a few attempts are plenty.
@@ -138,6 +153,43 @@ def _canonical_value(value):
     return value
 
 
+# A row as JSON between a station agent and the server: every hashed field and the hash.
+ROW_JSON_FIELDS = tuple(sorted({*HASH_FIELDS_V2, "row_hash"}))
+_ROW_TIMES = ("planned_at", "started_at", "ended_at", "created_at")
+
+
+def row_json(row: BroadcastLog) -> dict:
+    """The row's chain fields as JSON: times in UTC with microseconds (always six digits),
+    enums by value; the same row comes back from row_from_json() with the same row_hash."""
+    data = {}
+    for name in ROW_JSON_FIELDS:
+        value = getattr(row, name)
+        if isinstance(value, datetime):
+            value = value.astimezone(UTC).isoformat(timespec="microseconds")
+        elif isinstance(value, LogStatus | Priority):
+            value = value.value
+        data[name] = value
+    return data
+
+
+def row_from_json(data: dict) -> BroadcastLog:
+    """A BroadcastLog (not added to the session) from row_json()'s shape; ValueError or
+    KeyError on a field missing or of the wrong kind."""
+    values = {name: data[name] for name in ROW_JSON_FIELDS if name != "unit_id"}
+    values["unit_id"] = data.get("unit_id")
+    for name in _ROW_TIMES:
+        if values[name] is not None:
+            parsed = datetime.fromisoformat(values[name])
+            if parsed.tzinfo is None:
+                raise ValueError(f"{name} without a time zone")
+            values[name] = parsed.astimezone(UTC)
+    values["status"] = LogStatus(values["status"])
+    values["priority"] = Priority(values["priority"])
+    if values["duration_s"] is not None:
+        values["duration_s"] = float(values["duration_s"])
+    return BroadcastLog(**values)
+
+
 def canonical_bytes(row: BroadcastLog) -> bytes:
     """The row's canonical serialisation for its hash_version (see the module docstring)."""
     try:
@@ -199,6 +251,36 @@ def _last_row(station_id: int) -> BroadcastLog | None:
     )
 
 
+class AiredByAgent(Conflict):
+    """A write into the chain of a station its agent airs, from anywhere but that agent."""
+
+    code = "aired_by_agent"
+
+
+def _on_agent_host() -> bool:
+    """Whether this process is a station agent, whose own database holds its station's chain."""
+    from app.playout.runner import AGENT_HOST  # app.playout imports this module
+
+    return current_app.config.get("PLAYOUT_HOST") == AGENT_HOST
+
+
+def refuse_if_aired_by_agent(station: Station) -> None:
+    """AiredByAgent when the server would append to the chain of a station its agent airs.
+
+    The agent writes that chain on its own PC and uploads it (app.agents.ingest); a row appended
+    here meanwhile would take a seq the agent is also writing, and the chain would fork.
+    """
+    if station.playout_mode != PlayoutMode.AGENT or _on_agent_host():
+        return
+    raise AiredByAgent(
+        f"Đài “{station.name}” do máy trạm tại đài phát: nhật ký phát sóng của đài chỉ do máy "
+        "trạm ghi rồi gửi lên. Máy chủ không ghi hay sửa dòng nào của đài này, vì như thế sẽ làm "
+        "rẽ nhánh chuỗi mã băm; chưa có gì được ghi. Muốn ghi hoặc sửa từ máy chủ, hãy chuyển "
+        "đài về chế độ máy chủ trung tâm trước.",
+        {"station": "Đài do máy trạm phát."},
+    )
+
+
 def _append(
     entry: LogEntry,
     *,
@@ -216,6 +298,7 @@ def _append(
     station = db.session.get(Station, entry.station_id)
     if station is None:
         raise NotFound("Không tìm thấy đài.")
+    refuse_if_aired_by_agent(station)
     unit_id = unit_id if unit_id is not None else station.unit_id
     for attempt in range(APPEND_ATTEMPTS):
         last = _last_row(entry.station_id)
@@ -329,6 +412,119 @@ def station_rows(station_id: int) -> list[BroadcastLog]:
             .order_by(BroadcastLog.seq)
         )
     )
+
+
+# --- rows written elsewhere (a station agent) ----------------------------------------------
+
+
+class ChainBroken(Conflict):
+    """A batch of rows that does not continue the station's chain; seq is the first row at
+    fault (as sent) and problem says why, in Vietnamese."""
+
+    code = "chain_broken"
+
+    def __init__(self, seq: int, problem: str) -> None:
+        super().__init__(f"Dòng #{seq}: {problem}.", {"seq": f"Dòng #{seq}: {problem}."})
+        self.seq = seq
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """How a batch continues a chain: the rows to store, and how many the chain has already."""
+
+    new: list[Any]
+    duplicates: int
+
+
+def chain_head(station_id: int) -> BroadcastLog | None:
+    """The station's newest row: where its chain continues."""
+    return _last_row(station_id)
+
+
+def check_continuation(station_id: int, rows: list[Any]) -> Continuation:
+    """Check that rows (in the order sent; BroadcastLog instances or any objects with its
+    columns as attributes) continue the station's chain exactly, or raise ChainBroken at the
+    first that does not.
+
+    Each row's hash must match its fields, under a version that binds the unit, and no row
+    may be a correction. Rows must follow each other (seq + 1, prev_hash = the previous
+    row_hash). Rows the server holds already with the same hash are duplicates (a batch sent
+    again); the first new row must come right after the server's newest row and link to it.
+    """
+    head = _last_row(station_id)
+    head_seq = head.seq if head else 0
+    held = dict(
+        db.session.execute(
+            select(BroadcastLog.seq, BroadcastLog.row_hash).where(
+                BroadcastLog.station_id == station_id,
+                BroadcastLog.seq.in_(sorted({r.seq for r in rows if r.seq <= head_seq})),
+            )
+        ).all()
+    )
+    new: list[Any] = []
+    duplicates = 0
+    previous = None
+    for row in rows:
+        if row.hash_version not in INGEST_HASH_VERSIONS:
+            raise ChainBroken(row.seq, f"phiên bản mã băm {row.hash_version} không được hỗ trợ")
+        if row.corrects_id is not None or row.corrects_hash is not None or row.correction_reason:
+            raise ChainBroken(row.seq, "là một dòng sửa, mà máy trạm không được sửa nhật ký")
+        if _row_hash_of(row) != row.row_hash:
+            raise ChainBroken(
+                row.seq, "mã băm không khớp với nội dung dòng (dòng đã bị sửa hoặc bị giả mạo)"
+            )
+        if previous is not None and row.seq != previous.seq + 1:
+            raise ChainBroken(
+                row.seq,
+                f"đứng ngay sau dòng #{previous.seq} trong lô: các dòng phải liên tiếp và đúng "
+                "thứ tự",
+            )
+        if previous is not None and row.prev_hash != previous.row_hash:
+            raise ChainBroken(row.seq, f"không nối với mã băm của dòng #{previous.seq} trước nó")
+        if row.seq <= head_seq:
+            if held.get(row.seq) != row.row_hash:
+                raise ChainBroken(row.seq, f"máy chủ đã có dòng #{row.seq} của đài với mã băm khác")
+            duplicates += 1
+        elif previous is None or previous.seq <= head_seq:
+            # The first new row: right after the server's newest, linked to it.
+            if row.seq != head_seq + 1:
+                missing = (
+                    f"#{head_seq + 1}"
+                    if row.seq == head_seq + 2
+                    else f"#{head_seq + 1} đến #{row.seq - 1}"
+                )
+                raise ChainBroken(
+                    row.seq,
+                    f"thiếu dòng {missing}: máy chủ mới có đến dòng #{head_seq} của đài",
+                )
+            expected = head.row_hash if head else GENESIS_HASH
+            if row.prev_hash != expected:
+                where = f"dòng #{head_seq} máy chủ đang giữ" if head else "đầu chuỗi"
+                raise ChainBroken(row.seq, f"không nối với mã băm của {where}")
+            new.append(row)
+        else:
+            new.append(row)
+        previous = row
+    return Continuation(new, duplicates)
+
+
+def store_rows(rows: list[Any], received_at: datetime) -> None:
+    """Insert rows check_continuation() accepted, with the server's receipt time, and count
+    them in the daily totals (in the caller's transaction; nothing is committed)."""
+    if not rows:
+        return
+    table = BroadcastLog.__table__
+    for row in rows:
+        row.received_at = received_at
+    # One executemany without RETURNING (nothing needs the new ids), in pages of one size so
+    # the driver prepares the statement once: a thousand rows go in about ten times faster
+    # than adding them to the session one by one.
+    db.session.execute(
+        insert(table).execution_options(insertmanyvalues_page_size=INSERT_PAGE_ROWS),
+        [{c.name: getattr(row, c.name) for c in table.c if c.name != "id"} for row in rows],
+    )
+    totals.add_rows(rows)
 
 
 # --- verification -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Daily totals of the broadcast log (LogTotal), kept in step with it.
 
-Every row append_log() writes is added to its group's total in the same transaction; a
+Every row append_log() writes, and every row of a station agent's batch (store_rows), is
+added to its group's total in the same transaction; a
 correction also takes the row it replaces out (once: a row corrected twice is out already).
 So the totals always equal a grouping of the effective rows (those no correction points at),
 which is what the airtime reports count. rebuild_totals() recomputes them from the log (after
@@ -130,21 +131,44 @@ def add_row(row: BroadcastLog) -> None:
 
     One statement (insert or add), so two runners writing at once cannot lose a count.
     """
-    if row.planned_at is None and row.started_at is None:
-        return  # filed under no day: no report counts it
-    seconds = float(row.duration_s or 0.0)
+    add_rows([row])
+
+
+def add_rows(rows: list) -> None:
+    """Count newly written rows (a station agent's batch) in their groups' totals: one
+    statement per group, as add_row() would for each row in turn."""
+    groups: dict[Group, list[BroadcastLog]] = {}
+    for row in rows:
+        if row.planned_at is None and row.started_at is None:
+            continue  # filed under no day: no report counts it
+        groups.setdefault(Group.of(row), []).append(row)
+    for group, members in groups.items():
+        starts = [r.started_at for r in members if r.started_at is not None]
+        _add(
+            group,
+            n=len(members),
+            seconds=sum(float(r.duration_s or 0.0) for r in members),
+            first=min(starts, default=None),
+            last=max(starts, default=None),
+        )
+
+
+def _add(
+    group: Group, n: int, seconds: float, first: datetime | None, last: datetime | None
+) -> None:
+    """Add n rows to a group's total: insert it, or add to it, in one statement."""
     statement = _insert()(LogTotal).values(
-        **Group.of(row).values(),
-        n=1,
+        **group.values(),
+        n=n,
         seconds=seconds,
-        first_started=row.started_at,
-        last_started=row.started_at,
+        first_started=first,
+        last_started=last,
     )
     table, new = LogTotal.__table__.c, statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=list(TOTAL_GROUP),
         set_={
-            "n": table.n + 1,
+            "n": table.n + n,
             "seconds": table.seconds + seconds,
             "first_started": _earlier(table.first_started, new.first_started),
             "last_started": _later(table.last_started, new.last_started),

@@ -8,21 +8,24 @@ import math
 import struct
 import wave
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from flask import current_app
+from sqlalchemy import select
 
 from app.agents import service
 from app.agents.models import Agent
 from app.auth.models import Role, User
+from app.broadcast.models import GENESIS_HASH, BroadcastLog, LogStatus
+from app.broadcast.service import HASH_VERSION, compute_row_hash, row_from_json, row_json
 from app.extensions import db
 from app.org.models import Station
 from app.schedules import service as schedules
-from app.schedules.models import Schedule
+from app.schedules.models import Airing, Schedule
 from app.schedules.recurrence import Recurrence
-from app.scripts.models import Script
+from app.scripts.models import Priority, Script
 from app.scripts.service import approve_script
 from app.speech.models import Render
 from app.speech.pipeline import sha256_file
@@ -132,3 +135,75 @@ def enrolled(app):
         return AgentCaller(client, new.agent, response.get_json()["credential"])
 
     return _enrolled
+
+
+# --- Log rows as an agent writes them ------------------------------------------------------------
+
+AGENT_HOST = "agent:PT-PHUTHUY:may-xa"
+
+
+def agent_row(station: Station, after: tuple[int, str], airing=None, **fields) -> BroadcastLog:
+    """The row an agent writes next in its chain (after = seq and row_hash of the row before):
+    an airing aired on time by default, or a manual row when airing is None; hashed."""
+    render = db.session.get(Render, airing.render_id) if airing else None
+    start = airing.sequenced_at if airing else datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+    values = {
+        "station_id": station.id,
+        "unit_id": station.unit_id,
+        "planned_at": airing.sequenced_at if airing else None,
+        "started_at": start,
+        "ended_at": start + timedelta(seconds=12.5),
+        "duration_s": 12.5,
+        "status": LogStatus.AIRED,
+        "reason": "",
+        "script_id": airing.script_id if airing else None,
+        "version_id": airing.version_id if airing else None,
+        "render_id": airing.render_id if airing else None,
+        "spoken_sha256": render.spoken_sha256 if render else "",
+        "audio_sha256": render.audio_sha256 if render else "",
+        "schedule_id": airing.schedule_id if airing else None,
+        "airing_key": airing.airing_key if airing else None,
+        "priority": airing.priority if airing else Priority.NORMAL,
+        "operator_id": None,
+        "runner_host": AGENT_HOST,
+        "corrects_id": None,
+        "corrects_hash": None,
+        "correction_reason": "",
+        # The agent's clock, with microseconds, a little after the airing ended.
+        "created_at": start + timedelta(seconds=13, microseconds=250_001),
+        "seq": after[0] + 1,
+        "hash_version": HASH_VERSION,
+        "prev_hash": after[1],
+        **fields,
+    }
+    row = BroadcastLog(**values)
+    row.row_hash = compute_row_hash(row)
+    return row
+
+
+def agent_chain(station: Station, airings, after=(0, GENESIS_HASH), **fields) -> list[dict]:
+    """Rows for these airings (None: a manual row) continuing the chain after `after`, as
+    the JSON an agent uploads."""
+    rows = []
+    for airing in airings:
+        row = agent_row(station, after, airing, **fields)
+        rows.append(row)
+        after = (row.seq, row.row_hash)
+    return [row_json(r) for r in rows]
+
+
+def rehash(row: dict) -> dict:
+    """A row's JSON with its row_hash recomputed over what it now says."""
+    built = row_from_json(row)
+    return {**row, "row_hash": compute_row_hash(built)}
+
+
+def station_airings(station: Station) -> list:
+    """The station's airings in the order they air."""
+    return list(
+        db.session.scalars(
+            select(Airing)
+            .where(Airing.station_id == station.id)
+            .order_by(Airing.sequenced_at, Airing.id)
+        )
+    )

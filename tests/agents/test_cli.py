@@ -39,7 +39,7 @@ def test_list_shows_every_agent_with_its_station_and_mode(desk, runner, enrolled
     enrolled(desk.commune, "Máy xã")
     runner.invoke(args=["agents", "add", "PT-CITY", "--name", "Máy thành phố"])
     lines = runner.invoke(args=["agents", "list"]).output.strip().splitlines()
-    assert lines[0] == "id\tstation\tmode\tstatus\tname\tenrolled\tlast seen"
+    assert lines[0] == "id\tstation\tmode\tstatus\tname\tenrolled\tlast seen\tchain"
     assert lines[1].split("\t")[1:] == [
         "PT-CITY",
         "central",
@@ -47,6 +47,7 @@ def test_list_shows_every_agent_with_its_station_and_mode(desk, runner, enrolled
         "Máy thành phố",
         "-",
         "-",
+        "ok",
     ]
     assert lines[2].split("\t")[1:6] == [
         "PT-PHUTHUY",

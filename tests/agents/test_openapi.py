@@ -42,11 +42,13 @@ def document(app, users) -> dict:
 def test_agent_routes_are_described_with_their_own_credential(app, users):
     doc = document(app, users)
     agent_paths = {p: item for p, item in doc["paths"].items() if p.startswith("/api/v1/agent/")}
-    assert set(agent_paths) == {
+    assert {
         "/api/v1/agent/enrol",
         "/api/v1/agent/plan",
         "/api/v1/agent/audio/{sha256}",
-    }
+        "/api/v1/agent/log",
+        "/api/v1/agent/health",
+    } <= set(agent_paths)
     assert doc["components"]["securitySchemes"]["agentAuth"]["bearerFormat"] == "loa_agent_…"
     enrol = agent_paths["/api/v1/agent/enrol"]["post"]
     assert enrol["security"] == []
@@ -60,6 +62,17 @@ def test_agent_routes_are_described_with_their_own_credential(app, users):
     audio = agent_paths["/api/v1/agent/audio/{sha256}"]["get"]
     assert audio["parameters"][0]["schema"]["pattern"] == "^[0-9a-f]{64}$"
     assert {"200", "206", "304", "416"} <= set(audio["responses"])
+    log = agent_paths["/api/v1/agent/log"]
+    assert log["get"]["security"] == log["post"]["security"] == [{"agentAuth": []}]
+    assert {"200", "401", "403", "409", "413", "422"} <= set(log["post"]["responses"])
+    batch = doc["components"]["schemas"]["LogBatchIn"]
+    assert batch["properties"]["rows"]["maxItems"] == 1000
+    row = doc["components"]["schemas"]["LogRowIn"]
+    assert row["additionalProperties"] is False and "id" not in row["properties"]
+    assert set(row["required"]) == set(row["properties"])
+    health = agent_paths["/api/v1/agent/health"]["post"]
+    assert health["security"] == [{"agentAuth": []}]
+    assert "agent_time" in doc["components"]["schemas"]["HealthIn"]["required"]
     # The rest of the API keeps the user's token and its operation ids.
     scripts = doc["paths"]["/api/v1/scripts"]["get"]
     assert "security" not in scripts and scripts["operationId"] == "list_scripts_get"

@@ -4,14 +4,16 @@ air them, under a strong ETag that changes exactly when the plan does."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from flask import current_app
+from sqlalchemy import select
 
 from app.agents import service
 from app.extensions import db
 from app.playout import manual as playout
+from app.playout import runner
 from app.schedules import service as schedules
 from app.schedules.models import Airing
 from app.speech.pipeline import sha256_file
@@ -43,6 +45,7 @@ def test_plan_lists_the_stations_airings_with_what_the_agent_needs(desk, enrolle
         "size": path.stat().st_size,
         "format": "wav",
         "duration_s": render.duration_s,
+        "spoken_sha256": render.spoken_sha256,
     }
     assert audio["sha256"] == sha256_file(path)
     assert body["station"] == {
@@ -50,6 +53,8 @@ def test_plan_lists_the_stations_airings_with_what_the_agent_needs(desk, enrolle
         "code": "PT-PHUTHUY",
         "name": "Đài Phú Thủy",
         "unit": "C",
+        "unit_id": desk.commune.unit_id,
+        "kind": "commune_loudspeaker",
         "active": True,
     }
     assert body["agent"] == {"id": agent.agent.id, "name": "Máy xã Phú Thủy"}
@@ -91,6 +96,8 @@ def test_plan_lists_the_stations_airings_with_what_the_agent_needs(desk, enrolle
         "render": render.id,
         "audio": audio,
         "note": "",
+        "operator": None,
+        "requeued_from": None,
     }
     assert body["audio"] == [audio]
 
@@ -211,6 +218,24 @@ def test_air_now_appears_as_an_emergency_item(desk, enrolled, users):
     items = plan(agent).get_json()["items"]
     assert items[0]["priority"] == "emergency" and items[0]["schedule"] is None
     assert items[0]["note"] == "Bão số 9"
+    assert (items[0]["operator"], items[0]["requeued_from"]) == (users["operator"].id, None)
+
+
+def test_a_requeued_airing_names_the_one_it_airs_again(desk, enrolled, clock):
+    agent = enrolled(desk.commune)
+    tag = etag_of(plan(agent))
+    cut = db.session.scalars(
+        select(Airing).where(Airing.station_id == desk.commune.id).order_by(Airing.sequenced_at)
+    ).first()
+    again = runner.requeue(cut, cut.sequenced_at + timedelta(minutes=4))
+    changed = plan(agent, **{"If-None-Match": tag})
+    assert changed.status_code == 200
+    item = next(i for i in changed.get_json()["items"] if i["id"] == again.id)
+    assert (item["requeued_from"], item["operator"]) == (cut.id, None)
+    assert item["airing_key"].startswith(cut.airing_key + "~r")
+    # Nothing in the new fields changes by itself: the same plan, the same ETag.
+    clock.advance(hours=1)
+    assert plan(agent, **{"If-None-Match": etag_of(changed)}).status_code == 304
 
 
 def test_playout_mode_and_policy_are_part_of_the_plan(desk, enrolled, app):

@@ -19,6 +19,8 @@ from app.broadcast.service import (
     HASH_FIELDS,
     HASH_FIELDS_V1,
     HASH_VERSION,
+    UNHASHED,
+    AiredByAgent,
     LogEntry,
     append_log,
     compute_row_hash,
@@ -29,6 +31,7 @@ from app.broadcast.service import (
 from app.core.errors import Conflict, PermissionDenied, ValidationError
 from app.core.models import AppendOnlyViolation, append_only_triggers
 from app.extensions import db
+from app.org.models import PlayoutMode
 from app.scripts.models import Priority
 from tests.factories import make_station
 
@@ -103,11 +106,12 @@ def test_append_links_each_row_to_the_previous_row_of_its_station(org, station):
     assert rows[0].duration_s == 60.5
 
 
-def test_the_hash_covers_every_column_but_the_id_and_the_hash_itself():
+def test_the_hash_covers_every_column_but_the_id_the_hash_and_the_receipt_time():
     columns = {c.name for c in BroadcastLog.__table__.c}
-    assert set(HASH_FIELDS[HASH_VERSION]) == columns - {"id", "row_hash"}
+    assert {"id", "row_hash", "received_at"} == UNHASHED
+    assert set(HASH_FIELDS[HASH_VERSION]) == columns - UNHASHED
     # Version 1 rows (written before unit_id existed) still verify with their own fields.
-    assert set(HASH_FIELDS_V1) == columns - {"id", "row_hash", "unit_id"}
+    assert set(HASH_FIELDS_V1) == columns - UNHASHED - {"unit_id"}
 
 
 def test_statuses_have_vietnamese_labels():
@@ -508,3 +512,56 @@ def test_version_1_rows_without_a_unit_still_verify(station):
     db.session.commit()
     assert verify_chain().ok
     assert verify_chain().checked == 2
+
+
+# --- Stations aired by their agent ------------------------------------------------------------
+
+
+def test_the_server_writes_nothing_into_an_agent_stations_chain(org, station, users):
+    first = append_log(entry(station))
+    station.playout_mode = PlayoutMode.AGENT
+    db.session.commit()
+    with pytest.raises(AiredByAgent, match="do máy trạm tại đài phát") as refused:
+        append_log(entry(station, 5))
+    assert refused.value.status == 409 and refused.value.code == "aired_by_agent"
+    # A correction from the logbook would fork the chain just the same.
+    with pytest.raises(AiredByAgent, match="chuyển đài về chế độ máy chủ trung tâm"):
+        correct_log(users["operator"], first, "sai giờ", status=LogStatus.AIRED_LATE)
+    db.session.rollback()
+    assert [r.seq for r in station_rows(station.id)] == [1]
+    assert (
+        db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "broadcast_log.correct")
+        ).all()
+        == []
+    )
+    # Back to central, the server writes again, on top of the same chain.
+    station.playout_mode = PlayoutMode.CENTRAL
+    db.session.commit()
+    fix = correct_log(users["operator"], first, "sai giờ", status=LogStatus.AIRED_LATE)
+    assert (fix.seq, fix.prev_hash) == (2, first.row_hash)
+
+
+def test_scope_is_checked_before_the_agent_station_refusal(org, station, users):
+    first = append_log(entry(station))
+    station.playout_mode = PlayoutMode.AGENT
+    db.session.commit()
+    with pytest.raises(PermissionDenied):
+        correct_log(users["outside_supervisor"], first, "sai")
+
+
+def test_an_agent_host_writes_its_own_stations_chain(app, org, station):
+    station.playout_mode = PlayoutMode.AGENT
+    db.session.commit()
+    app.config["PLAYOUT_HOST"] = "agent"
+    row = append_log(entry(station))
+    assert (row.seq, row.prev_hash, row.received_at) == (1, GENESIS_HASH, None)
+
+
+def test_row_json_has_six_digits_of_microseconds_and_rebuilds_the_row(org, station):
+    row = append_log(entry(station, duration_s=60.5))
+    data = service.row_json(row)
+    assert data["planned_at"] == "2026-11-26T22:45:00.000000+00:00"
+    assert data["ended_at"] == "2026-11-26T22:46:02.500000+00:00"
+    assert set(data) == set(HASH_FIELDS[HASH_VERSION]) | {"row_hash"}
+    assert compute_row_hash(service.row_from_json(data)) == row.row_hash
