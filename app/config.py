@@ -108,6 +108,14 @@ def build_config(instance_path: Path) -> dict:
         "PLAYOUT_GRACE_S": float(os.environ.get("PLAYOUT_GRACE_S", "300")),
         # Station agents: how long a one-time enrolment code stays valid.
         "AGENT_CODE_HOURS": float(os.environ.get("AGENT_CODE_HOURS", "24")),
+        # Push (app/push.py): wake station agents through an MQTT broker (Mosquitto) when their
+        # plan changes. MQTT_URL empty: no push, agents find changes at their next poll.
+        # MQTT_AGENT_URL: the broker as agents reach it (default MQTT_URL), e.g. mqtts://…:8883.
+        "MQTT_URL": os.environ.get("MQTT_URL", "").strip(),
+        "MQTT_AGENT_URL": os.environ.get("MQTT_AGENT_URL", "").strip(),
+        "MQTT_USERNAME": os.environ.get("MQTT_USERNAME", "loa-server").strip(),
+        "MQTT_PASSWORD": os.environ.get("MQTT_PASSWORD", ""),
+        "MQTT_TOPIC_PREFIX": os.environ.get("MQTT_TOPIC_PREFIX", "loa/stations").strip().strip("/"),
         # Behind a reverse proxy (nginx), trust one hop of X-Forwarded-For for audit addresses.
         "PROXY_FIX": _env_bool("PROXY_FIX", False),
         # Tests and demos only: the time comes from a file (see app.core.clock).
