@@ -19,6 +19,9 @@ from app.core.clock import SystemClock
 from app.core.errors import DomainError
 from app.extensions import csrf, db, limiter, login_manager, migrate
 
+# The version agents report to the server; kept equal to pyproject.toml (tests/test_config.py).
+__version__ = "0.1.0"
+
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the web application; tests pass overrides in config."""
@@ -33,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config)
     app.extensions["loa.clock"] = app.config.get("CLOCK") or SystemClock()
     register_extensions(app)
+    register_push(app)
     register_converters(app)
     register_blueprints(app)
     register_cli(app)
@@ -62,12 +66,24 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
 
 
+def register_push(app: Flask) -> None:
+    """Wake station agents through the MQTT broker when their plan changes (app/push.py)."""
+    from app import push
+
+    push.init_app(app)
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """SQLite: enforce foreign keys, use WAL, and wait for locks instead of failing."""
+    """SQLite: enforce foreign keys, use WAL, and wait for locks instead of failing.
+
+    A station agent's database (app.station_agent.local.CacheConnection) holds only some of
+    the server's rows, so it leaves foreign keys off.
+    """
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
+        if getattr(dbapi_connection, "loa_foreign_keys", True):
+            cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
@@ -104,6 +120,7 @@ def register_converters(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount every domain's views and the API."""
     from app.agents.views import bp as agents_bp
+    from app.api import agent_broker  # noqa: F401  (adds GET /api/v1/agent/broker to it)
     from app.api import bp as api_bp
     from app.api.agent import bp as agent_api_bp
     from app.audit.views import bp as audit_bp
@@ -137,6 +154,7 @@ def register_cli(app: Flask) -> None:
     from app.broadcast.cli import logs_cli
     from app.demo.cli import demo_cli
     from app.org.cli import units_cli
+    from app.push_cli import broker_cli
     from app.schedules.cli import scheduler_cli, schedules_cli
     from app.scripts.cli import scripts_cli
     from app.speech.cli import speech_cli
@@ -150,6 +168,7 @@ def register_cli(app: Flask) -> None:
         schedules_cli,
         logs_cli,
         agents_cli,
+        broker_cli,
         demo_cli,
     )
     for group in groups:

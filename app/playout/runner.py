@@ -271,6 +271,12 @@ def aired_here() -> ColumnElement[bool]:
     return Airing.station_id.in_(central)
 
 
+def plans_here() -> bool:
+    """Whether this host makes the airings from the schedules: the server does; an agent's
+    come from its server's plan."""
+    return current_app.config.get("PLAYOUT_HOST") != AGENT_HOST
+
+
 def claim_airing(airing_id: int, host: str, now: datetime | None = None) -> Airing | None:
     """Move a planned airing to claimed for host and commit; None if it was not planned, or
     its station is not aired here (aired_here()).
@@ -782,7 +788,7 @@ def air_due(now: datetime, *, clock: Clock, host: str, grace_s: float = GRACE_S)
 def run_once(clock: Clock, host: str, grace_s: float = GRACE_S) -> dict:
     """One cycle for cron and tests: refresh airings, log misses, air what is due now."""
     now = clock.now()
-    totals = service.refresh_all_airings(now)
+    totals = service.refresh_all_airings(now) if plans_here() else {}
     missed = sweep_missed(now, host, grace_s)
     aired = air_due(clock.now(), clock=clock, host=host, grace_s=grace_s)
     return {**totals, "missed": len(missed), "logged": len(aired)}
@@ -1040,8 +1046,7 @@ def run_forever(
                     if active and polling:
                         today = now.astimezone(LOCAL_TZ).date()
                         if refreshed_on != today:
-                            # An agent's plan comes from its server; only the server plans.
-                            if current_app.config.get("PLAYOUT_HOST") != AGENT_HOST:
+                            if plans_here():
                                 service.refresh_all_airings(now)
                             refreshed_on = today
                         sweep_missed(now, host, grace_s, stage)

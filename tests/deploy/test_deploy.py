@@ -181,13 +181,16 @@ def test_gunicorn_with_the_repositorys_config_serves_signed_in_pages(gunicorn):
 def test_the_systemd_units_run_the_projects_real_commands(server_env):
     units = sorted((DEPLOY / "systemd").glob("*.service"))
     assert [unit.name for unit in units] == [
+        "loa-agent.service",
         "loa-runner.service",
         "loa-web.service",
         "loa-worker@.service",
     ]
     for unit in units:
         text = unit.read_text()
-        assert "EnvironmentFile=/etc/loa/loa.env" in text
+        # The agent needs nothing of the server: no environment file, no database.
+        server_side = unit.name != "loa-agent.service"
+        assert ("EnvironmentFile=/etc/loa/loa.env" in text) == server_side
         assert "User=loa" in text and "NoNewPrivileges=true" in text
         for line in re.findall(r"^ExecStart(?:Pre)?=(.+)$", text, re.MULTILINE):
             args = line.replace("/opt/loa/.venv/bin/", str(VENV_BIN) + "/").split()
