@@ -37,7 +37,8 @@ class Settings:
     # The server's chain head as last acknowledged: rows after it are still to upload.
     uploaded_seq: int = 0
     # Set when the server refused a batch because the chain broke: uploads stop until an
-    # admin clears the station's flag (the agent then tries again on its next start).
+    # admin clears the station's flag; each sync asks the log head, and once it shows no
+    # flag the value is cleared and the rows go up again.
     chain_refused: str = ""
     # Local overrides of the station's output ({"output": name, "settings": {...}}): the
     # sound card or folder of this PC, a password from the technician.

@@ -169,8 +169,9 @@ class StationAgent:
         return db.session.scalar(db.select(local.Airing.id).limit(1)) is not None
 
     def _upload(self, result: SyncResult) -> None:
-        """Send the rows the server lacks, oldest first, in batches."""
-        if self.settings.chain_refused:
+        """Send the rows the server lacks, oldest first, in batches; after a refusal, only
+        once an admin has cleared the station's chain flag (the log head says so)."""
+        if self.settings.chain_refused and not self._chain_flag_cleared(result):
             return
         while True:
             rows = local.pending_rows(self.settings.uploaded_seq, UPLOAD_BATCH)
@@ -187,6 +188,17 @@ class StationAgent:
             result.duplicates += int(answer.get("duplicates") or 0)
             self.settings.uploaded_seq = max(rows[-1].seq, int(answer["head"]["seq"]))
             self.state.save(self.settings)
+
+    def _chain_flag_cleared(self, result: SyncResult) -> bool:
+        """Whether the server's chain flag is gone (GET log: chain_flag null); then the
+        refusal is forgotten and the rows go up again, checked afresh."""
+        if self.client.log_head().get("chain_flag") is not None:
+            result.problems.append(self.settings.chain_refused)
+            return False
+        log.info("station %s: chain flag cleared; uploading again", self.settings.station_code)
+        self.settings.chain_refused = ""
+        self.state.save(self.settings)
+        return True
 
     def health(self) -> dict[str, Any]:
         """What the agent reports: version, plan held, audio missing, output, disk, clock."""

@@ -1,12 +1,18 @@
 """A small TCP proxy on 127.0.0.1 the fault tests switch: pass traffic, refuse connections
-(the link is down), or cut a connection after a number of bytes in either direction (the
-link drops mid-download or mid-upload)."""
+(the link is down), cut a connection after a number of bytes in either direction (the link
+drops mid-download or mid-upload), or act on one request by its first line: cut it short,
+drop its response, or hold its response back (the server has answered, the agent never
+hears it)."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+
+CUT_REQUEST = "cut_request"  # forward the request line and a little more, then cut
+DROP_RESPONSE = "drop_response"  # forward the request; cut the link as the answer comes
+HOLD_RESPONSE = "hold_response"  # forward the request; keep the link open, answer held back
 
 
 class Proxy:
@@ -23,6 +29,13 @@ class Proxy:
         self.cut_download_after: int | None = None
         self.cut_upload_after: int | None = None
         self.cuts = 0
+        # {b"POST /api/v1/agent/log": CUT_REQUEST, ...}: the next request starting with the
+        # key gets that treatment, once (the entry is removed as it fires).
+        self.on_request: dict[bytes, str] = {}
+        # Set when a held response arrived from the server (it has answered).
+        self.held = threading.Event()
+        # The first line of every request seen, in order.
+        self.requests: list[str] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
@@ -42,22 +55,54 @@ class Proxy:
             except OSError:
                 client.close()
                 continue
+            server.settimeout(None)
+            connection = {"response": ""}  # what to do with the response now on its way
             for source, sink, which in (
                 (client, server, "cut_upload_after"),
                 (server, client, "cut_download_after"),
             ):
                 threading.Thread(
-                    target=self._pipe, args=(source, sink, which, client, server), daemon=True
+                    target=self._pipe,
+                    args=(source, sink, which, client, server, connection),
+                    daemon=True,
                 ).start()
 
-    def _pipe(self, source, sink, which: str, client, server) -> None:
+    def _requests_in(self, data: bytes, connection: dict) -> bytes | None:
+        """Note the requests starting in data; the bytes to forward when one is cut short."""
+        for line in data.split(b"\r\n"):
+            if line.split(b" ", 1)[0] not in (b"GET", b"POST", b"PUT", b"DELETE", b"HEAD"):
+                continue
+            self.requests.append(line.decode("latin-1"))
+            with self._lock:
+                marker = next((m for m in self.on_request if line.startswith(m)), None)
+                action = self.on_request.pop(marker, None) if marker else None
+            if action == CUT_REQUEST:
+                return data[: data.index(line) + len(line) + 200]
+            if action in (DROP_RESPONSE, HOLD_RESPONSE):
+                connection["response"] = action
+        return None
+
+    def _pipe(self, source, sink, which: str, client, server, connection: dict) -> None:
         sent = 0
         limit = getattr(self, which)
+        upload = which == "cut_upload_after"
         try:
             while True:
                 data = source.recv(16384)
                 if not data:
                     break
+                if upload:
+                    short = self._requests_in(data, connection)
+                    if short is not None:
+                        sink.sendall(short)
+                        self.cuts += 1
+                        break
+                elif connection["response"] == DROP_RESPONSE:
+                    self.cuts += 1
+                    break
+                elif connection["response"] == HOLD_RESPONSE:
+                    self.held.set()
+                    continue  # swallowed: the client waits for an answer that never comes
                 if limit is not None and sent + len(data) > limit:
                     with self._lock:
                         armed = getattr(self, which) == limit
