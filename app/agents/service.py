@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import current_app
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -21,12 +21,13 @@ from app.agents.models import Agent, AgentStatus, EnrolmentCode
 from app.audit.service import record_event
 from app.auth.models import User
 from app.auth.permissions import Permission, in_scope, require
+from app.broadcast.models import BroadcastLog
 from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.errors import Conflict, DomainError, NotFound, ValidationError
 from app.extensions import db
 from app.org.models import PlayoutMode, Station, Unit
-from app.schedules.models import Airing
+from app.schedules.models import Airing, AiringStatus
 from app.schedules.service import AIRING_HORIZON_DAYS, airing_horizon_end
 from app.scripts.models import Priority, ScriptVersion
 from app.speech.models import Render, RenderStatus
@@ -241,6 +242,10 @@ def revoke_agent(actor: User | None, agent: Agent) -> Agent:
     agent.revoked_at = now
     agent.revoked_by_id = actor.id if actor else None
     station = agent.station
+    # A station waiting for this agent to hand it back is taken back at once: an admin who
+    # revokes accepts that an offline agent's unsent airings are not known here.
+    taken_back = station.awaiting_agent_since is not None
+    station.awaiting_agent_since = None
     record_event(
         "agent.revoke",
         "agent",
@@ -248,7 +253,11 @@ def revoke_agent(actor: User | None, agent: Agent) -> Agent:
         f"Thu hồi máy trạm “{agent.name}” của đài {station.name} ({station.code})",
         actor=actor,
         unit_id=station.unit_id,
-        details={"station": station.code, "playout_mode": station.playout_mode.value},
+        details={
+            "station": station.code,
+            "playout_mode": station.playout_mode.value,
+            "taken_back": taken_back,
+        },
     )
     db.session.commit()
     return agent
@@ -287,8 +296,14 @@ def set_playout_mode(actor: User | None, station: Station, mode: PlayoutMode | s
             )
             raise ValidationError(message, {"mode": message})
     before = station.playout_mode
+    now = clock.now()
     station.playout_mode = mode
-    station.playout_mode_changed_at = clock.now()
+    station.playout_mode_changed_at = now
+    # Back to central from an agent that may still be airing its cached plan: nobody airs the
+    # station until that agent has stopped and uploaded its rows (release_station()), or is
+    # revoked. Without an enrolled agent there is nothing to wait for.
+    waits = mode == PlayoutMode.CENTRAL and agent is not None and agent.enrolled_at is not None
+    station.awaiting_agent_since = now if waits else None
     record_event(
         "station.playout_mode",
         "station",
@@ -296,26 +311,110 @@ def set_playout_mode(actor: User | None, station: Station, mode: PlayoutMode | s
         f"Chuyển đài {station.name} ({station.code}) sang “{mode.label}”",
         actor=actor,
         unit_id=station.unit_id,
-        details={"from": before.value, "to": mode.value, "agent": agent.id if agent else None},
+        details={
+            "from": before.value,
+            "to": mode.value,
+            "agent": agent.id if agent else None,
+            "awaiting_agent": waits,
+        },
     )
     db.session.commit()
     return station
 
 
+class Handover:
+    """Where a station's switch of playout mode stands (handover_state())."""
+
+    CENTRAL_FINISHING = "central_finishing"  # agent mode; the central runner ends its claims
+    AWAITING_AGENT = "awaiting_agent"  # central mode; the agent has not handed back yet
+
+
+def central_claims(station_id: int) -> int:
+    """Airings of the station the central runner has claimed and not finished yet."""
+    return db.session.scalar(
+        select(func.count(Airing.id)).where(
+            Airing.station_id == station_id, Airing.status == AiringStatus.CLAIMED
+        )
+    )
+
+
+def handover_state(station: Station) -> str | None:
+    """Handover.CENTRAL_FINISHING while a station just switched to its agent still has
+    airings the central runner claimed before the switch (the agent starts airing once they
+    are logged, so the chain does not fork); Handover.AWAITING_AGENT while a station switched
+    back to central waits for its agent to stop and upload; None once the switch is done.
+
+    The agent never leaves an airing claimed on the server (its rows move them to where they
+    ended), so every claimed airing is the central runner's.
+    """
+    if station.playout_mode == PlayoutMode.CENTRAL:
+        return Handover.AWAITING_AGENT if station.awaiting_agent_since is not None else None
+    return Handover.CENTRAL_FINISHING if central_claims(station.id) else None
+
+
+def release_station(agent: Agent, head_seq: int) -> dict[str, Any]:
+    """The agent hands a station switched back to central over: it has stopped airing, and
+    head_seq is the newest row it wrote. Refused (409 rows_pending) while the server's chain
+    ends before it; otherwise the central runner airs the station from now on.
+
+    Idempotent: a release of a station already handed over answers the same.
+    """
+    station = agent.station
+    if station.playout_mode == PlayoutMode.AGENT:
+        raise AgentRefused(
+            "not_central",
+            "Đài vẫn ở chế độ máy trạm phát: máy trạm tiếp tục phát, không bàn giao.",
+            409,
+        )
+    server_seq = (
+        db.session.scalar(
+            select(func.max(BroadcastLog.seq)).where(BroadcastLog.station_id == station.id)
+        )
+        or 0
+    )
+    if head_seq > server_seq:
+        raise AgentRefused(
+            "rows_pending",
+            f"Máy chủ mới có nhật ký đến dòng {server_seq}, máy trạm đã ghi đến dòng {head_seq}: "
+            "hãy gửi hết nhật ký trước khi bàn giao.",
+            409,
+        )
+    released = station.awaiting_agent_since is not None
+    if released:
+        waited_s = (clock.now() - station.awaiting_agent_since).total_seconds()
+        station.awaiting_agent_since = None
+        record_event(
+            "station.handed_back",
+            "station",
+            station.id,
+            f"Máy trạm “{agent.name}” bàn giao đài {station.name} ({station.code}) cho máy chủ",
+            unit_id=station.unit_id,
+            details={"agent": agent.id, "head_seq": server_seq, "waited_s": round(waited_s, 1)},
+        )
+        db.session.commit()
+    return {"station": station.code, "mode": station.playout_mode.value, "released": released}
+
+
+def _aired_centrally():
+    return (Station.playout_mode == PlayoutMode.CENTRAL) & Station.awaiting_agent_since.is_(None)
+
+
 def stations_aired_centrally() -> Select:
-    """Ids of the stations the central runner airs (playout mode central), as a subquery:
-    `Airing.station_id.in_(stations_aired_centrally())`.
+    """Ids of the stations the central runner airs (playout mode central, and no agent still
+    handing the station back), as a subquery: `Airing.station_id.in_(stations_aired_centrally())`.
 
     A subquery rather than a list, so a runner's claim can check the mode in the same
     conditional UPDATE that claims the airing: a switch committed before the claim wins.
     """
-    return select(Station.id).where(Station.playout_mode == PlayoutMode.CENTRAL)
+    return select(Station.id).where(_aired_centrally())
 
 
 def is_aired_centrally(station_id: int) -> bool:
     """Whether the central runner airs this station now."""
-    mode = db.session.scalar(select(Station.playout_mode).where(Station.id == station_id))
-    return mode == PlayoutMode.CENTRAL
+    return (
+        db.session.scalar(select(Station.id).where(Station.id == station_id, _aired_centrally()))
+        is not None
+    )
 
 
 # --- The agent's side: enrolment and credential -------------------------------------------------
@@ -544,6 +643,8 @@ def agent_plan(agent: Agent, days: int, now: datetime) -> dict[str, Any]:
         "agent": {"id": agent.id, "name": agent.name},
         "playout": {
             "mode": station.playout_mode.value,
+            # The agent airs only when mode is agent and handover is null (handover_state()).
+            "handover": handover_state(station),
             "misfire_policy": station.misfire_policy,
             "grace_s": float(grace),
             "interrupt_policy": station.interrupt_policy,

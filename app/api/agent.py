@@ -23,6 +23,7 @@ from app.api.schemas import (
     HealthIn,
     LogBatchIn,
     PayloadTooLarge,
+    ReleaseIn,
     read_body,
     read_object,
     read_query,
@@ -321,6 +322,32 @@ def upload_log():
         "duplicates": result.duplicates,
         "head": {"seq": result.head_seq, "row_hash": result.head_hash},
     }
+
+
+RELEASE_SCHEMA = {
+    "type": "object",
+    "required": ["station", "mode", "released"],
+    "properties": {
+        "station": {"type": "string"},
+        "mode": {"type": "string", "enum": ["central", "agent"]},
+        "released": {"type": "boolean"},
+    },
+}
+
+
+@bp.post("/release")
+@operation(
+    blueprint=bp.name,
+    body=ReleaseIn,
+    security=AGENT_AUTH,
+    extra_statuses=(409,),
+    response={JSON: {"schema": RELEASE_SCHEMA}},
+)
+def release():
+    """Hand a station switched back to central over: the agent has stopped airing and
+    uploaded every row up to head_seq."""
+    data = read_body(ReleaseIn, "Yêu cầu bàn giao thiếu trường hoặc sai kiểu.")
+    return service.release_station(current_agent(), data.head_seq)
 
 
 @bp.post("/health")

@@ -14,6 +14,7 @@ from flask import jsonify
 from flask_login import current_user
 from sqlalchemy import select
 
+from app.agents import service as agents_service
 from app.agents.health import state_json, station_states
 from app.api import bp
 from app.api.openapi import operation, page_response
@@ -177,6 +178,7 @@ def station_json(station: Station, states: dict[int, dict | None] | None = None)
         "unit": station.unit.code,
         "active": station.active,
         "playout_mode": station.playout_mode.value,
+        "handover": agents_service.handover_state(station),
         "agent": state_json(states[station.id], local_iso),
         "sessions": [
             {

@@ -770,6 +770,12 @@ class OutputStateIn(Schema):
 Bytes = Annotated[StrictInt, Field(ge=0, le=2**62)]
 
 
+class ReleaseIn(Schema):
+    """Body of POST /agent/release: the newest row the agent wrote (0 for none)."""
+
+    head_seq: Annotated[StrictInt, Field(ge=0)]
+
+
 class HealthIn(Schema):
     """Body of POST /agent/health."""
 

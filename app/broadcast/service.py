@@ -288,6 +288,7 @@ def _append(
     correction_reason: str = "",
     after: Callable[[BroadcastLog], None] | None = None,
     unit_id: int | None = None,
+    own_claim: bool = False,
 ) -> BroadcastLog:
     """Insert one chained row and commit, retrying when another writer took the same seq.
 
@@ -298,7 +299,8 @@ def _append(
     station = db.session.get(Station, entry.station_id)
     if station is None:
         raise NotFound("Không tìm thấy đài.")
-    refuse_if_aired_by_agent(station)
+    if not own_claim:
+        refuse_if_aired_by_agent(station)
     unit_id = unit_id if unit_id is not None else station.unit_id
     for attempt in range(APPEND_ATTEMPTS):
         last = _last_row(entry.station_id)
@@ -333,10 +335,14 @@ def _append(
 
 
 def append_log(
-    entry: LogEntry, after: Callable[[BroadcastLog], None] | None = None
+    entry: LogEntry, after: Callable[[BroadcastLog], None] | None = None, *, own_claim: bool = False
 ) -> BroadcastLog:
-    """Append a row to its station's chain and commit it, with whatever `after` adds."""
-    return _append(entry, after=after)
+    """Append a row to its station's chain and commit it, with whatever `after` adds.
+
+    own_claim: the row ends an airing the writing runner claimed itself, which it may log even
+    on a station switched to its agent since (refuse_if_aired_by_agent() does not apply).
+    """
+    return _append(entry, after=after, own_claim=own_claim)
 
 
 def correct_log(

@@ -118,6 +118,10 @@ class Station(db.Model):
         enum_column(PlayoutMode), default=PlayoutMode.CENTRAL, server_default="central"
     )
     playout_mode_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when a station its agent aired is switched back to central, until the agent has
+    # stopped and uploaded every row it wrote (or is revoked): meanwhile nobody claims the
+    # station's airings, so none airs twice (app.agents.service.release_station()).
+    awaiting_agent_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     unit: Mapped[Unit] = relationship(back_populates="stations")

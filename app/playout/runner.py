@@ -34,11 +34,12 @@ from flask import Flask, current_app
 from sqlalchemy import ColumnElement, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
+from app.agents.service import stations_aired_centrally
 from app.broadcast.models import BroadcastLog, LogStatus
 from app.broadcast.service import LogEntry, append_log
 from app.core.clock import LOCAL_TZ, Clock
 from app.extensions import db
-from app.org.models import PlayoutMode, Station
+from app.org.models import Station
 from app.playout.lock import RunnerLock
 from app.playout.outputs import Output, OutputError, get_output, sleeper_for
 from app.schedules import service
@@ -262,13 +263,13 @@ AGENT_HOST = "agent"  # PLAYOUT_HOST of a station agent (app/station_agent)
 def aired_here() -> ColumnElement[bool]:
     """The airings this host airs, as a WHERE clause.
 
-    The central runner airs the stations in central playout mode, never an agent's; a station
-    agent airs every airing its database holds (its own station's plan).
+    The central runner airs the stations in central playout mode that no agent is still
+    handing back (stations_aired_centrally()), never an agent's; a station agent airs every
+    airing its database holds (its own station's plan).
     """
     if current_app.config.get("PLAYOUT_HOST") == AGENT_HOST:
         return true()
-    central = select(Station.id).where(Station.playout_mode == PlayoutMode.CENTRAL)
-    return Airing.station_id.in_(central)
+    return Airing.station_id.in_(stations_aired_centrally())
 
 
 def plans_here() -> bool:
@@ -398,7 +399,11 @@ def finish(
             after(row)
 
     try:
-        return append_log(entry, move)
+        # A claim is this runner's own: one made before its station was switched to its agent
+        # is finished here (the agent starts airing only once none is left, see
+        # app.agents.service.handover_state()), so the refusal to write into an agent's chain
+        # does not apply to it.
+        return append_log(entry, move, own_claim=claim is not None)
     except LostClaim:
         db.session.rollback()
         log.warning("%s: claim of %s lost; not logged by it", entry.airing_key, claim.host)

@@ -178,6 +178,13 @@ class Client:
             raise _error(response)
         return response.json()
 
+    def release(self, head_seq: int) -> dict[str, Any]:
+        """Hand a station switched back to central over, once every row up to head_seq is up."""
+        response = self._call("POST", "release", json={"head_seq": head_seq})
+        if response.status_code != 200:
+            raise _error(response)
+        return response.json()
+
     def health(self, report: dict[str, Any]) -> None:
         """Report the agent's health."""
         response = self._call("POST", "health", json=report)

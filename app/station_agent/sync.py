@@ -73,6 +73,11 @@ class StationAgent:
         self.app = local.create_local_app(state, self.clock)
         self.wake = threading.Event()
         self.mode = ""  # the station's playout mode in the plan held ("" before the first)
+        # Where a switch of mode stands (app.agents.service.handover_state()): the agent airs
+        # only in mode agent with no handover pending. Not kept on disk, so the first sync after
+        # a start fetches the whole plan rather than trusting the ETag.
+        self.handover: str | None = None
+        self._plan_fresh = False
         self.output_state: dict[str, Any] = {"name": "", "ok": None, "message": ""}
         self.failures = 0
         # Set when the server says the agent was revoked: it stops airing and syncing.
@@ -90,7 +95,8 @@ class StationAgent:
         with self.app.app_context():
             try:
                 self._continue_chain()
-                plan = self.client.plan(self.days, self.settings.plan_etag)
+                etag = self.settings.plan_etag if self._plan_fresh else ""
+                plan = self.client.plan(self.days, etag)
                 if plan.document is not None:
                     result.plan_changed = True
                     complete = self._fetch_audio(plan.document, result)
@@ -102,7 +108,11 @@ class StationAgent:
                     # gets the plan again and fetches what is still missing.
                     self.settings.plan_etag = plan.etag if complete else ""
                     self.state.save(self.settings)
+                    self._plan_fresh = True
+                if not self.airs():
+                    self._airing(False)  # switched back: stop before sending the last rows
                 self._upload(result)
+                self._release()
                 self._report_health(result)
             except ServerError as exc:
                 if exc.code == "agent_revoked":
@@ -147,6 +157,25 @@ class StationAgent:
         """Take the plan's output (with this PC's own overrides) and mode."""
         self.settings_output(plan["station"]["code"], plan["playout"]["output"])
         self.mode = plan["playout"]["mode"]
+        self.handover = plan["playout"].get("handover")
+
+    def airs(self) -> bool:
+        """Whether the agent airs its plan now: its station is in agent mode, and the central
+        runner has logged every airing it claimed before the switch."""
+        return self.mode == "agent" and not self.handover
+
+    def _release(self) -> None:
+        """Hand a station switched back to central over once the agent has stopped airing
+        and the server holds every row it wrote."""
+        if self.handover != "awaiting_agent" or self._runner is not None:
+            return
+        if local.pending_rows(self.settings.uploaded_seq, 1):
+            return  # not all up yet (the chain was refused, or the link broke)
+        head = db.session.scalar(db.select(db.func.max(local.BroadcastLog.seq))) or 0
+        answer = self.client.release(int(head))
+        log.info("station %s handed back to the server: %s", self.settings.station_code, answer)
+        self.handover = None
+        self._plan_fresh = False  # the plan changed with it: fetch it again
 
     def settings_output(self, code: str, server_output: dict[str, Any]) -> None:
         """The station's output: the server's, with what the technician set on this PC."""
@@ -268,7 +297,7 @@ class StationAgent:
         With a broker (GET /api/v1/agent/broker answers), a wake message makes the next sync
         start at once; without one the agent only polls.
         """
-        self._airing(self.mode == "agent")
+        self._airing(self.airs())
         listener = self._listen()
         try:
             while not stop.is_set():
@@ -286,7 +315,7 @@ class StationAgent:
                 if self.revoked:
                     log.error("%s", self.revoked)
                     return
-                self._airing(self.mode == "agent")
+                self._airing(self.airs())
                 self.wake.wait(self.backoff_s())
                 self.wake.clear()
         finally:

@@ -6,16 +6,39 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from app.extensions import db
+from app.org.models import Station, StationKind, Unit
 from tests.conftest import TEST_DATABASE_URL, _reset_postgres
-from tests.factories import make_station, make_unit
 
 MIGRATIONS = str(Path(__file__).resolve().parents[2] / "migrations")
 REVISION, DOWN_REVISION = "a0b1c2d3e4f5", "f9a0b1c2d3e4"
+
+
+def _station(now) -> tuple[int, int]:
+    """A unit and its station (unit id, station id), as Core inserts: the ORM would read the
+    columns later migrations add."""
+    with db.engine.begin() as conn:
+        unit_id = conn.execute(
+            insert(Unit.__table__)
+            .values(code="D", name="Phan Thiết", level="Huyện", created_at=now)
+            .returning(Unit.__table__.c.id)
+        ).scalar_one()
+        station_id = conn.execute(
+            insert(Station.__table__)
+            .values(
+                unit_id=unit_id,
+                kind=StationKind.COMMUNE_LOUDSPEAKER,
+                code="PT-CITY",
+                name="Đài Phan Thiết",
+                created_at=now,
+            )
+            .returning(Station.__table__.c.id)
+        ).scalar_one()
+    return unit_id, station_id
 
 
 def test_downgrade_and_upgrade_keep_the_stations(tmp_path, clock):
@@ -32,14 +55,14 @@ def test_downgrade_and_upgrade_keep_the_stations(tmp_path, clock):
         if TEST_DATABASE_URL:
             _reset_postgres()
         upgrade(directory=MIGRATIONS, revision=REVISION)
-        station = make_station(make_unit("D", "Phan Thiết"), "PT-CITY")
+        _, station_id = _station(clock.now())
         # Plain SQL: the Agent model has columns later migrations add.
         db.session.execute(
             text(
                 "INSERT INTO agents (station_id, name, status, token_prefix, created_at) "
                 "VALUES (:s, 'Máy trạm', 'active', '', :t)"
             ),
-            {"s": station.id, "t": clock.now()},
+            {"s": station_id, "t": clock.now()},
         )
         db.session.commit()
         db.session.remove()
@@ -74,7 +97,7 @@ def test_the_ingest_migration_goes_down_and_up_keeping_log_rows_and_triggers(tmp
         if TEST_DATABASE_URL:
             _reset_postgres()
         upgrade(directory=MIGRATIONS, revision=INGEST)
-        station = make_station(make_unit("D", "Phan Thiết"), "PT-CITY")
+        unit_id, station_id = _station(now)
         # Plain SQL throughout: the models may have columns later migrations add.
         with db.engine.begin() as conn:
             agent_id = conn.execute(
@@ -84,7 +107,7 @@ def test_the_ingest_migration_goes_down_and_up_keeping_log_rows_and_triggers(tmp
                     "VALUES (:s, 'Máy trạm', 'active', '', :t, :t, 2, 'mã băm không khớp') "
                     "RETURNING id"
                 ),
-                {"s": station.id, "t": now},
+                {"s": station_id, "t": now},
             ).scalar_one()
             conn.execute(
                 text(
@@ -102,7 +125,7 @@ def test_the_ingest_migration_goes_down_and_up_keeping_log_rows_and_triggers(tmp
                     "created_at, received_at, seq, hash_version, prev_hash, row_hash) VALUES "
                     "(:s, :u, 'aired', '', '', '', 'normal', 'agent', '', :t, :t, 1, 2, :g, :h)"
                 ),
-                {"s": station.id, "u": station.unit_id, "t": now, "g": "0" * 64, "h": "1" * 64},
+                {"s": station_id, "u": unit_id, "t": now, "g": "0" * 64, "h": "1" * 64},
             )
         db.session.remove()
         downgrade(directory=MIGRATIONS, revision=BEFORE_INGEST)

@@ -43,7 +43,12 @@ def test_switching_to_agent_needs_an_enrolled_agent_that_has_synced(desk, client
     event = db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "station.playout_mode")
     ).one()
-    assert event.details == {"from": "central", "to": "agent", "agent": new.agent.id}
+    assert event.details == {
+        "from": "central",
+        "to": "agent",
+        "agent": new.agent.id,
+        "awaiting_agent": False,
+    }
     assert event.unit_id == desk.commune.unit_id
 
 
@@ -73,7 +78,7 @@ def test_revoking_the_agent_keeps_the_mode(desk, enrolled):
     db.session.expire_all()
     assert desk.commune.playout_mode == PlayoutMode.AGENT
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "agent.revoke")).one()
-    assert event.details == {"station": "PT-PHUTHUY", "playout_mode": "agent"}
+    assert event.details == {"station": "PT-PHUTHUY", "playout_mode": "agent", "taken_back": False}
     with pytest.raises(Conflict, match="đã bị thu hồi rồi"):
         service.revoke_agent(None, agent.agent)
 

@@ -60,6 +60,7 @@ def test_plan_lists_the_stations_airings_with_what_the_agent_needs(desk, enrolle
     assert body["agent"] == {"id": agent.agent.id, "name": "Máy xã Phú Thủy"}
     assert body["playout"] == {
         "mode": "central",
+        "handover": None,
         "misfire_policy": "late",
         "grace_s": 300.0,
         "interrupt_policy": "requeue",

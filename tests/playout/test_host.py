@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import current_app
 
+from app.broadcast.models import LogStatus
 from app.core.errors import Conflict
 from app.extensions import db
-from app.org.models import PlayoutMode
+from app.org.models import PlayoutMode, Station
 from app.playout import manual, runner
+from app.playout.outputs import SimulateOutput
 from app.schedules.models import AiringStatus
 from tests.playout.test_runner import HOST, log_rows, simulate, spots, status_of  # noqa: F401
 
@@ -103,3 +105,71 @@ def test_skip_and_live_read_are_refused_on_an_agent_station(spots, users, clock)
     with pytest.raises(Conflict, match="ghi lượt đọc trực tiếp"):
         manual.record_live_read(operator, read)
     assert log_rows() == [] and status_of(agent_run) == AiringStatus.PLANNED
+
+
+class SwitchedMidPlay(SimulateOutput):
+    """Simulate, with the station handed to its agent while the spot plays."""
+
+    def play(self, path, duration_s, *, stop=None, meta=None):
+        result = super().play(path, duration_s, stop=stop, meta=meta)
+        with current_app.app_context():
+            station = db.session.get(Station, self.station_id)
+            station.playout_mode = PlayoutMode.AGENT
+            db.session.commit()
+        return result
+
+
+def test_a_spot_playing_at_the_switch_to_agent_is_logged_by_the_central_runner(spots, clock):
+    """The central runner's own claim ends centrally: its row is written (not refused as a
+    write into the agent's chain), so the runner does not stall on it poll after poll."""
+    agent_run = spots[0]
+    output = SwitchedMidPlay({}, clock=clock)
+    output.station_id = agent_run.station_id
+
+    row = runner.air(agent_run.id, output=output, clock=clock, host=HOST)
+
+    assert row is not None and row.status == LogStatus.AIRED
+    db.session.expire_all()
+    assert agent_run.station.playout_mode == PlayoutMode.AGENT
+    assert status_of(agent_run) == AiringStatus.AIRED
+    assert [r.airing_key for r in log_rows()] == [agent_run.airing_key]
+
+
+def test_claims_left_at_the_switch_to_agent_are_swept_without_stalling(spots, clock):
+    """A central claim abandoned on a station switched since: one never started goes back to
+    planned (its agent airs it), one started is logged interrupted; the sweep goes on to the
+    other stations."""
+    never_started, started = spots
+    for airing in spots:
+        runner.claim_airing(airing.id, "crashed-runner", clock.now())
+    runner.mark_started(started.id, runner.Claim.of(started), clock.now())
+    to_agent(never_started.station)
+    to_agent(started.station)
+    clock.advance(seconds=runner.ABANDONED_S + 1)
+
+    assert runner.sweep_missed(clock.now(), HOST) == []
+    assert status_of(never_started) == AiringStatus.PLANNED
+    clock.advance(seconds=started.duration_s + runner.GRACE_S)
+    rows = runner.sweep_missed(clock.now(), HOST)
+
+    assert [(r.airing_key, r.status) for r in rows] == [(started.airing_key, LogStatus.INTERRUPTED)]
+    # Planned again, and past its grace now: its agent logs it missed, not the central runner.
+    assert status_of(never_started) == AiringStatus.PLANNED
+    assert status_of(started) == AiringStatus.INTERRUPTED
+
+
+def test_a_station_switched_back_is_not_aired_centrally_until_its_agent_hands_over(spots, clock):
+    agent_run, central = spots
+    agent_run.station.awaiting_agent_since = clock.now()
+    db.session.commit()
+
+    assert runner.claim_airing(agent_run.id, HOST, clock.now()) is None
+    clock.advance(minutes=30)
+    rows = runner.sweep_missed(clock.now(), HOST)
+    assert [r.airing_key for r in rows] == [central.airing_key]
+    assert status_of(agent_run) == AiringStatus.PLANNED
+
+    agent_run.station.awaiting_agent_since = None
+    db.session.commit()
+    rows = runner.sweep_missed(clock.now(), HOST)
+    assert [(r.airing_key, r.status) for r in rows] == [(agent_run.airing_key, LogStatus.MISSED)]
