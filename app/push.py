@@ -187,10 +187,11 @@ class MqttPublisher:
         except Exception as exc:
             log.warning("Wake on %s not published: %s; agents will poll", topic, exc)
             return False
-        if info.rc == 0:
-            return True
-        if info.rc == 4:  # MQTT_ERR_NO_CONN: kept in the client's queue until connected
-            if self.down.is_set():
+        # 0, or 4 (MQTT_ERR_NO_CONN): kept in the client's queue until connected. Which of the
+        # two paho answers while the broker is away depends on whether its reconnect attempt
+        # has a socket open just then, so the warning goes by the publisher's own state.
+        if info.rc in (0, 4):
+            if self.down.is_set() and not self.connected.is_set():
                 log.warning("MQTT broker %s unreachable: wake on %s queued", self.url, topic)
             return True
         log.warning("Wake on %s not published (paho error %s); agents will poll", topic, info.rc)

@@ -4,6 +4,7 @@ with the broker down every change still succeeds."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import time
 
@@ -170,7 +171,7 @@ def test_an_agent_enrolled_later_gets_in_after_a_reload(desk, agent_run, broker,
 
 
 def test_with_the_broker_down_a_change_still_succeeds_and_waits_for_it(
-    app, desk, users, agent_run, broker, listeners
+    app, desk, users, agent_run, broker, listeners, caplog
 ):
     caller = agent_run(desk.commune)
     _, token = create_token(users["operator"], "thử")
@@ -183,8 +184,13 @@ def test_with_the_broker_down_a_change_still_succeeds_and_waits_for_it(
     assert first.status_code == 201, first.get_json()
     publisher = push.get_publisher()
     assert publisher.down.wait(WAIT_S)  # nothing listens on the broker's port
-    second = client.post("/api/v1/stations/PT-PHUTHUY/air-now", json=body, headers=headers)
+    with caplog.at_level(logging.WARNING, logger="app.push"):
+        second = client.post("/api/v1/stations/PT-PHUTHUY/air-now", json=body, headers=headers)
     assert second.status_code == 201
+    assert any(
+        "unreachable: wake on loa/stations/PT-PHUTHUY/wake queued" in r.getMessage()
+        for r in caplog.records
+    ), [r.getMessage() for r in caplog.records]
 
     # The broker comes up: the publisher reconnects by itself and the next wake gets through.
     broker.start()
