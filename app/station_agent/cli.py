@@ -98,9 +98,12 @@ def enrol(server: str, code: str, output_json: str, state_path: str | None) -> N
 @click.option("--once", is_flag=True, help="Đồng bộ một lần rồi thoát (không phát).")
 def run(state_path: str | None, days: int, poll_s: float, once: bool) -> None:
     """Đồng bộ với máy chủ và phát lịch của đài cho đến khi dừng."""
+    state = _state(state_path)
     try:
-        agent = StationAgent(_state(state_path), clock=_clock(), days=days, poll_s=poll_s)
+        _upgrade(state)
+        agent = StationAgent(state, clock=_clock(), days=days, poll_s=poll_s)
     except StateError as exc:
+        logging.getLogger("app.station_agent").error("%s", exc)
         raise click.ClickException(str(exc)) from exc
     if once:
         try:
@@ -114,6 +117,16 @@ def run(state_path: str | None, days: int, poll_s: float, once: bool) -> None:
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"Máy trạm đài {agent.settings.station_code} đang chạy (Ctrl+C để dừng).")
     agent.run(stop)
+
+
+def _upgrade(state: StateDir) -> None:
+    """Rebuild a database another version made (local.upgrade_database), sending the rows it
+    holds first; StateError when it must be kept (the agent then does not start)."""
+    from app.station_agent import local
+
+    settings = state.load()
+    client = Client(settings.server, state.credential())
+    local.upgrade_database(state, settings, client.upload)
 
 
 @main.command()
