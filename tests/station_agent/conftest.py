@@ -4,19 +4,26 @@ directories."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import got_request_exception
 from werkzeug.serving import make_server
 
 from app.agents import service
+from app.extensions import db
 from app.org.models import Station
 from app.station_agent.client import Client
 from app.station_agent.state import Settings, StateDir
 from app.station_agent.sync import StationAgent
 from tests.agents.conftest import approved_with_own_audio, desk, schedule_on  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Served:
@@ -72,3 +79,60 @@ def make_agent(served, tmp_path, clock):
         return StationAgent(state, clock=clock, **options)
 
     return _make
+
+
+class ServerProcess:
+    """The server app as its own process (tests/station_agent/serve.py) on the test's
+    database and its own file clock, behind a proxy whose address stays the same across
+    restarts: agents reach it at proxy.url."""
+
+    def __init__(self, app, tmp_path) -> None:
+        from app.core.clock import FileClock
+        from tests.station_agent.proxy import Proxy
+
+        self.tmp_path = tmp_path
+        self.clock = FileClock(tmp_path / "server-clock")
+        self.clock.set(app.extensions["loa.clock"].now())
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("LOA_", "DATABASE_"))},
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "LOA_TEST_TMP": str(tmp_path),
+            "LOA_CLOCK_FILE": str(self.clock.path),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.proxy = Proxy(0)
+        self.url = self.proxy.url
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        """Start the server and wait until it listens."""
+        with open(self.tmp_path / "server.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.station_agent.serve"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        line = self.process.stdout.readline()
+        self.process.stdout.close()
+        assert line.startswith("port "), (self.tmp_path / "server.log").read_text()
+        self.proxy.target_port = int(line.split()[1])
+
+    def kill(self) -> None:
+        """SIGKILL the server: the link answers nothing until start()."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def server_process(app, served) -> Iterator[ServerProcess]:
+    """The test's app as a separate server process on 127.0.0.1 (see ServerProcess)."""
+    db.session.commit()  # the test's data so far is what the process reads
+    server = ServerProcess(app, Path(app.config["AUDIO_DIR"]).parent)
+    yield server
+    if server.process.poll() is None:
+        server.kill()
+    server.proxy.close()
