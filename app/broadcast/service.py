@@ -270,7 +270,17 @@ def refuse_if_aired_by_agent(station: Station) -> None:
     The agent writes that chain on its own PC and uploads it (app.agents.ingest); a row appended
     here meanwhile would take a seq the agent is also writing, and the chain would fork.
     """
-    if station.playout_mode != PlayoutMode.AGENT or _on_agent_host():
+    if _on_agent_host():
+        return
+    if station.playout_mode == PlayoutMode.CENTRAL and station.awaiting_agent_since is not None:
+        raise AiredByAgent(
+            f"Đài “{station.name}” vừa chuyển về máy chủ trung tâm nhưng máy trạm chưa bàn giao "
+            "(chưa gửi hết nhật ký): máy chủ chưa ghi dòng nào của đài này, vì như thế sẽ làm rẽ "
+            "nhánh chuỗi mã băm; chưa có gì được ghi. Hãy chờ máy trạm đồng bộ, hoặc thu hồi "
+            "máy trạm nếu nó không bao giờ kết nối lại.",
+            {"station": "Đài đang chờ máy trạm bàn giao."},
+        )
+    if station.playout_mode != PlayoutMode.AGENT:
         return
     raise AiredByAgent(
         f"Đài “{station.name}” do máy trạm tại đài phát: nhật ký phát sóng của đài chỉ do máy "

@@ -55,6 +55,11 @@ def _aired_centrally(station: Station, what: str) -> None:
             f"Đài “{station.name}” do máy trạm của đài phát, nên không {what} từ đây được. "
             "“Phát ngay” vẫn dùng được: máy trạm nhận lượt phát ở lần đồng bộ tới."
         )
+    if station.awaiting_agent_since is not None:
+        raise Conflict(
+            f"Đài “{station.name}” đang chờ máy trạm bàn giao về máy chủ trung tâm, nên chưa "
+            f"{what} từ đây được. Hãy thử lại sau khi máy trạm đồng bộ (hoặc thu hồi máy trạm)."
+        )
 
 
 def operator_host(actor: User) -> str:

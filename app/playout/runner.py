@@ -881,8 +881,13 @@ def reconcile(
     return counts
 
 
-def make_scheduler(grace_s: float = GRACE_S, blocking: bool = False):
-    """An APScheduler 3 scheduler in Vietnam's time zone, coalescing, with the grace as misfire."""
+def make_scheduler(blocking: bool = False):
+    """An APScheduler 3 scheduler in Vietnam's time zone, coalescing, never dropping a late job.
+
+    A job that fires late still runs: air() decides by the airing's own station (its grace, its
+    misfire policy) whether it airs late, is skipped or is logged missed. A scheduler-wide misfire
+    grace would drop the jobs of a station whose grace is longer, to be logged missed later.
+    """
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -894,7 +899,7 @@ def make_scheduler(grace_s: float = GRACE_S, blocking: bool = False):
         # playing airing holds no database connection, so a province's stations can all be
         # due in the same second (bench/runner.py).
         executors={"default": ThreadPoolExecutor(MAX_PLAYING)},
-        job_defaults={"coalesce": True, "misfire_grace_time": int(grace_s), "max_instances": 1},
+        job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
     )
 
 
@@ -1030,7 +1035,7 @@ def run_forever(
     and logged interrupted ("bộ phát được tắt").
     """
     stop = stop or threading.Event()
-    scheduler = make_scheduler(grace_s)
+    scheduler = make_scheduler()
     scheduler.start(paused=True)
     stage = Stage()
     job = make_job(app, clock=clock, host=host, grace_s=grace_s, stage=stage)

@@ -5,13 +5,15 @@ it to be revoked; every bad release is refused with nothing changed."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from app.agents import service
 from app.audit.models import AuditEvent
-from app.broadcast.models import LogStatus
+from app.broadcast.models import BroadcastLog, LogStatus
+from app.core.errors import Conflict
 from app.extensions import db
-from app.playout import runner
+from app.playout import manual, runner
 from app.schedules.models import AiringStatus
 from tests.agents.conftest import agent_chain, station_airings
 from tests.api.conftest import assert_error
@@ -145,3 +147,22 @@ def test_without_an_enrolled_agent_a_switch_back_takes_effect_at_once(desk, enro
 
     assert desk.commune.awaiting_agent_since is None
     assert service.is_aired_centrally(desk.commune.id)
+
+
+def test_skip_and_live_read_wait_for_the_agent_to_hand_over(desk, enrolled, users, clock):
+    in_agent_mode(desk, enrolled)
+    service.set_playout_mode(None, desk.commune, "central")
+    airing = station_airings(desk.commune)[0]
+
+    with pytest.raises(Conflict, match="đang chờ máy trạm bàn giao"):
+        manual.skip_airing(users["operator"], airing, "mất điện ở xã")
+    read = manual.LiveRead(
+        station=desk.commune,
+        started_at=clock.now(),
+        duration_s=60,
+        note="đọc thông báo mất điện",
+    )
+    with pytest.raises(Conflict, match="đang chờ máy trạm bàn giao"):
+        manual.record_live_read(users["operator"], read)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(BroadcastLog.id))) == 0

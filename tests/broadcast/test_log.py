@@ -565,3 +565,17 @@ def test_row_json_has_six_digits_of_microseconds_and_rebuilds_the_row(org, stati
     assert data["ended_at"] == "2026-11-26T22:46:02.500000+00:00"
     assert set(data) == set(HASH_FIELDS[HASH_VERSION]) | {"row_hash"}
     assert compute_row_hash(service.row_from_json(data)) == row.row_hash
+
+
+def test_the_server_writes_nothing_while_a_station_waits_for_its_agent(org, station, users):
+    first = append_log(entry(station))
+    station.awaiting_agent_since = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+    db.session.commit()
+
+    with pytest.raises(AiredByAgent, match="máy trạm chưa bàn giao") as refused:
+        append_log(entry(station, 5))
+    assert refused.value.status == 409
+    with pytest.raises(AiredByAgent, match="máy trạm chưa bàn giao"):
+        correct_log(users["operator"], first, "sai giờ", status=LogStatus.AIRED_LATE)
+    db.session.rollback()
+    assert [r.seq for r in station_rows(station.id)] == [1]

@@ -542,7 +542,7 @@ def test_reconcile_adds_new_jobs_with_deterministic_ids(scheduler):
     ahead = timedelta(seconds=runner.CUE_AHEAD_S)
     assert jobs_of(scheduler) == {"1:1:a": T0 - ahead, "1:2:a": T0 + timedelta(minutes=1) - ahead}
     job = scheduler.get_job("1:1:a")
-    assert job.args == (1,) and job.coalesce is True and job.misfire_grace_time == 300
+    assert job.args == (1,) and job.coalesce is True and job.misfire_grace_time is None
     assert str(job.next_run_time.tzinfo) == "Asia/Ho_Chi_Minh"
     # Same input again: nothing to do.
     assert runner.reconcile(scheduler, wanted, _noop) == {"added": 0, "replaced": 0, "removed": 0}
@@ -582,6 +582,20 @@ def test_running_jobs_are_tracked_from_submission_to_the_end_of_their_run():
     assert running == {"1:1:a"}
     sched._dispatch_event(JobExecutionEvent(EVENT_JOB_EXECUTED, "1:1:a", None, T0))
     assert running == set()
+
+
+def test_a_job_that_fires_late_still_runs_and_air_decides_by_the_station():
+    """The scheduler drops no late job (a real scheduler on the real clock): a station whose
+    grace is longer than the runner's default must still air late, not be logged missed."""
+    sched = runner.make_scheduler()
+    ran = threading.Event()
+    late = datetime.now(UTC) - timedelta(seconds=runner.GRACE_S + 100)
+    sched.add_job(ran.set, trigger="date", run_date=late, id="1:1:late")
+    sched.start()
+    try:
+        assert ran.wait(10)
+    finally:
+        sched.shutdown(wait=True)
 
 
 def test_reconcile_removes_dropped_jobs_and_leaves_others(scheduler):
