@@ -752,14 +752,33 @@ def process_next_render() -> Render | None:
     return run_render(render) if render is not None else None
 
 
+def _worker_gone(worker: str) -> bool:
+    """Whether the worker named host:pid is known to have stopped: a process of this host that
+    no longer runs. A worker of another host is not known to be gone (only its age tells)."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or worker == worker_name():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, as another user
+    return False
+
+
 def requeue_abandoned(max_age_minutes: int = 30) -> int:
-    """Give a render whose worker died another chance; called when a worker starts."""
-    host = socket.gethostname()
+    """Give a render whose worker died another chance; called when a worker starts.
+
+    A render is abandoned when its worker's process on this host is gone, or it has run past
+    max_age_minutes (a worker on another host). A worker busy beside this one (loa-worker@1,
+    @2, …) keeps its render.
+    """
     stale = db.session.scalars(select(Render).where(Render.status == RenderStatus.RUNNING)).all()
     count = 0
     now = clock.now()
     for render in stale:
-        same_host_dead = render.worker.startswith(f"{host}:") and render.worker != worker_name()
+        same_host_dead = _worker_gone(render.worker)
         too_old = render.started_at and (now - render.started_at).total_seconds() > (
             max_age_minutes * 60
         )

@@ -294,13 +294,32 @@ def test_writer_of_another_unit_cannot_render(users, org):
 
 
 def test_abandoned_render_is_requeued_when_a_worker_starts(users, org):
-    script = make_script(users["writer"], org.district, body=SHORT)
-    render = service.request_render(users["writer"], script, service.RenderRequest())
-    render.status = RenderStatus.RUNNING
-    render.worker = service.worker_name().split(":")[0] + ":1"
-    db.session.commit()
-    assert service.requeue_abandoned() == 1
-    assert db.session.get(Render, render.id).status == RenderStatus.QUEUED
+    """Abandoned: its worker's process on this host is gone. A live worker's render (another
+    worker beside this one) is left alone."""
+    import subprocess
+    import sys
+
+    host = service.worker_name().split(":")[0]
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        renders = []
+        for pid in (dead.pid, alive.pid):
+            script = make_script(users["writer"], org.district, body=SHORT)
+            render = service.request_render(users["writer"], script, service.RenderRequest())
+            render.status = RenderStatus.RUNNING
+            render.worker = f"{host}:{pid}"
+            renders.append(render)
+        db.session.commit()
+        assert service.requeue_abandoned() == 1
+        assert [db.session.get(Render, r.id).status for r in renders] == [
+            RenderStatus.QUEUED,
+            RenderStatus.RUNNING,
+        ]
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def test_orphan_audio_is_removed_and_used_audio_kept(app, users, org):
