@@ -4,7 +4,7 @@ a chain flag."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.agents import health, ingest, service
@@ -22,6 +22,11 @@ from app.org.models import Station
 bp = Blueprint("agents", __name__, url_prefix="/admin")
 
 
+def _offset(seconds: float) -> str:
+    """A clock offset as the page shows it; one that rounds to zero has no sign (not -0,0)."""
+    return "0,0" if abs(seconds) < 0.05 else health.offset_text(seconds)
+
+
 def _page(form: AgentForm, new: NewAgent | None = None, status: int = 200):
     """The agents page with the add form as given (and a new agent's code, once)."""
     stations = service.stations_in_scope(current_user)
@@ -32,11 +37,13 @@ def _page(form: AgentForm, new: NewAgent | None = None, status: int = 200):
         agents=service.agents_of(stations),
         states=health.station_states(stations, clock.now()),
         size=health.size_text,
-        offset=health.offset_text,
+        offset=_offset,
         form=form,
         mode_form=ModeForm(formdata=None),
         new=new,
         code_hours=service.code_hours(),
+        # What the technician types after --server: this server as the admin reached it.
+        server_url=request.url_root.rstrip("/"),
     ), status
 
 

@@ -19,6 +19,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 
+from app.agents import health as agent_health
 from app.auth.decorators import permission_required
 from app.auth.models import User
 from app.auth.permissions import Permission, can, in_scope
@@ -418,6 +419,11 @@ def _live_form(station: Station, formdata=None) -> LiveReadForm:
     return form
 
 
+def _agent_state(station: Station) -> dict | None:
+    """The state of the station's active agent (connection, warnings), None without one."""
+    return agent_health.station_states([station], clock.now())[station.id]
+
+
 def _console(
     station: Station | None,
     stations: list[Station],
@@ -439,6 +445,7 @@ def _console(
         station=station,
         stations=stations,
         tl=timeline(station, _now_local().date(), back),
+        agent_st=_agent_state(station),
         air_form=air_form,
         live_form=live_form,
         refresh_s=REFRESH_S,
@@ -633,7 +640,9 @@ def rundown_fragment(code: str):
     station = _station(code)
     day = _day_arg()
     back = _back(request.args.get("back"), url_for("playout.index", station=station.code))
-    html = render_template("playout/_rundown.html", tl=timeline(station, day, back))
+    html = render_template(
+        "playout/_rundown.html", tl=timeline(station, day, back), agent_st=_agent_state(station)
+    )
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -654,6 +663,7 @@ def day(code: str):
         station=station,
         stations=_scope_stations(current_user, active_only=False),
         tl=timeline(station, shown, back),
+        agent_st=_agent_state(station),
         prev_day=shown - timedelta(days=1),
         next_day=shown + timedelta(days=1),
         refresh_s=REFRESH_S,

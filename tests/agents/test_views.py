@@ -15,6 +15,7 @@ from app.auth.models import Role
 from app.extensions import db
 from app.org.models import PlayoutMode
 from tests.agents.conftest import enrol
+from tests.agents.test_health import HEALTH, report
 from tests.auth.test_csrf import _token
 from tests.conftest import build_test_app, login
 from tests.factories import PASSWORD, make_station, make_unit, make_user
@@ -181,3 +182,55 @@ def test_every_form_needs_its_csrf_token(csrf_app):
     assert revoked.status_code == 302
     db.session.expire_all()
     assert not db.session.get(Agent, new.agent.id).is_active
+
+
+def station_row(page: str, station_id: int) -> str:
+    """The HTML of a station's row on the agents page."""
+    return page.split(f'<tr id="dai-{station_id}">')[1].split("</tr>")[0]
+
+
+def test_the_new_code_comes_with_the_command_the_technician_types(desk, login_as):
+    page = (
+        login_as("admin")
+        .post("/admin/agents", data={"station_id": desk.commune.id, "name": "Máy xã"})
+        .get_data(as_text=True)
+    )
+    code = shown_code(page)
+    assert (
+        f'<pre class="agent-command" id="new-command">python -m app.station_agent enrol '
+        f"--server http://localhost --code {code}</pre>"
+    ) in page
+
+
+def test_the_switch_to_agent_is_offered_only_once_the_agent_has_synced(
+    desk, login_as, enrolled, client
+):
+    admin = login_as("admin")
+
+    def row() -> str:
+        return station_row(admin.get("/admin/agents").get_data(as_text=True), desk.commune.id)
+
+    assert "Thêm máy trạm và đăng ký nó trước khi chuyển" in row()
+    assert 'value="agent"' not in row()
+    new = service.add_agent(None, desk.commune, "Máy xã")
+    assert "Chờ máy trạm đăng ký bằng mã rồi đồng bộ lần đầu" in row()
+    assert 'data-connection="not-enrolled">Chưa đăng ký</span>' in row()
+    credential = enrol(client, new.code).get_json()["credential"]
+    assert "Chờ máy trạm đồng bộ lần đầu (tải lịch phát)" in row()
+    assert 'data-connection="never">Chưa kết nối</span>' in row()
+    client.get("/api/v1/agent/plan", headers={"Authorization": f"Bearer {credential}"})
+    synced = row()
+    assert "data-mode-blocked" not in synced
+    assert '<input type="hidden" name="mode" value="agent">' in synced
+    assert 'data-connection="online">Trực tuyến</span>' in synced
+    # An agent-run station can always be switched back.
+    service.set_playout_mode(None, desk.commune, "agent")
+    assert '<input type="hidden" name="mode" value="central">' in row()
+
+
+@pytest.mark.parametrize("agent_time", ["01:00:00.020000", "00:59:59.980000"])
+def test_a_clock_offset_that_rounds_to_zero_has_no_sign(desk, login_as, enrolled, agent_time):
+    agent = enrolled(desk.commune, "Máy xã")
+    agent.post(HEALTH, json=report(agent_time=f"2026-11-27T{agent_time}+00:00"))
+    page = login_as("admin").get("/admin/agents").get_data(as_text=True)
+    assert "Đồng hồ lệch so với máy chủ: 0,0 giây" in page
