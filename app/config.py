@@ -70,6 +70,9 @@ def build_config(instance_path: Path) -> dict:
         "SCRIPTS_DIR": Path(os.environ.get("SCRIPTS_DIR", ROOT / "scripts_vi")),
         "SCHEDULES_DIR": Path(os.environ.get("SCHEDULES_DIR", ROOT / "schedules")),
         "AUDIO_DIR": Path(os.environ.get("AUDIO_DIR", ROOT / "audio")),
+        # Dispatch files (app/dispatches/extract.py): largest upload and most PDF pages.
+        "DISPATCH_MAX_BYTES": int(os.environ.get("DISPATCH_MAX_BYTES", str(20 * 1024 * 1024))),
+        "DISPATCH_MAX_PAGES": int(os.environ.get("DISPATCH_MAX_PAGES", "50")),
         "DISPLAY_TIMEZONE": "Asia/Ho_Chi_Minh",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

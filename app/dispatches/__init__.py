@@ -1,0 +1,1 @@
+"""Dispatches: the administrative documents that start campaigns, read into their fields."""

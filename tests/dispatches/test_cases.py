@@ -1,0 +1,47 @@
+"""The varied dispatch texts of cases.py read as expected, field by field."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.dispatches.reader import MissingNumberError, read_text, require_number
+from tests.dispatches.cases import CASES, NO_NUMBER, Case
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_case_reads_as_expected(case: Case):
+    dispatch = read_text(case.text)
+    fields = dispatch.to_dict()
+    wrong = {
+        name: (fields[name], want) for name, want in case.expected.items() if fields[name] != want
+    }
+    assert not wrong, "\n".join(
+        f"{name}: got {got!r}, want {want!r}" for name, (got, want) in wrong.items()
+    )
+    if case.points:
+        assert [(p.label, p.level) for p in dispatch.points] == case.points
+    for text in case.body_has:
+        assert text in dispatch.text
+    for text in case.body_lacks:
+        assert text not in dispatch.text
+
+
+def test_cases_cover_every_kind_asked_for():
+    kinds = {read_text(case.text).kind for case in CASES}
+    assert {"công văn", "kế hoạch", "thông báo", "chỉ thị", "quyết định"} <= kinds
+    assert len(CASES) >= 10
+
+
+def test_dispatch_without_number_is_reported_and_refused():
+    dispatch = read_text(NO_NUMBER.text)
+    assert [p.code for p in dispatch.problems][:1] == ["no_number"]
+    with pytest.raises(MissingNumberError) as caught:
+        require_number(dispatch)
+    assert caught.value.code == "no_number"
+    assert "không có số" in caught.value.message
+
+
+def test_dispatch_with_number_passes_require_number():
+    dispatch = read_text(CASES[0].text)
+    assert require_number(dispatch) is dispatch
+    assert dispatch.problems == []
