@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import shutil
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pypdf import PdfReader
+from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+
 from app.core.text import nfc
 
 MB = 1024 * 1024
+
+# pypdf logs each fault it repairs in a broken file ("EOF marker not found"); a refusal says
+# what matters, so only its errors are let through to the log.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
@@ -247,17 +256,27 @@ def extract_text(text: str, kind: str = "text") -> Extracted:
 
 def extract_pdf(data: bytes, limits: Limits | None = None) -> Extracted:
     """The text layer of a PDF page by page; refuse an encrypted, oversized or textless one."""
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
-
     limits = limits or Limits()
+    with warnings.catch_warnings():
+        # pypdf warns about the small faults it repairs; they are not the officer's concern.
+        warnings.simplefilter("ignore")
+        pages = _pdf_pages(data, limits)
+    if not "".join(pages).strip():
+        require_ocr("PDF này là bản scan (không có lớp chữ)")
+    return Extracted(
+        kind="pdf", pages=pages, sha256=hashlib.sha256(data).hexdigest(), size=len(data)
+    )
+
+
+def _pdf_pages(data: bytes, limits: Limits) -> list[str]:
+    """The text of each page, after the checks on encryption and page count."""
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             # A PDF locked only against editing opens with the empty password: that one is read.
             try:
                 opened = reader.decrypt("")
-            except (DependencyError, NotImplementedError, FileNotDecryptedError):
+            except (DependencyError, FileNotDecryptedError, NotImplementedError):
                 opened = 0
             if not opened:
                 raise EncryptedPdfError(
@@ -272,17 +291,10 @@ def extract_pdf(data: bytes, limits: Limits | None = None) -> Extracted:
         raise TooManyPagesError(
             f"PDF có {count} trang, quá giới hạn {limits.max_pages} trang của một công văn."
         )
-    pages = []
     try:
-        for page in reader.pages:
-            pages.append(nfc(page.extract_text() or ""))
+        return [nfc(page.extract_text() or "") for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise CorruptFileError("Tệp PDF bị hỏng, không lấy được chữ từ các trang.") from exc
-    if not "".join(pages).strip():
-        require_ocr("PDF này là bản scan (không có lớp chữ)")
-    return Extracted(
-        kind="pdf", pages=pages, sha256=hashlib.sha256(data).hexdigest(), size=len(data)
-    )
 
 
 def check_zip(data: bytes, limits: Limits | None = None) -> zipfile.ZipFile:
