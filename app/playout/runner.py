@@ -32,7 +32,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import ColumnElement, func, insert, select, true, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.agents.service import stations_aired_centrally
 from app.broadcast.models import BroadcastLog, LogStatus
@@ -74,6 +74,9 @@ CUE_AHEAD_S = 2.0
 # cannot start it any more (mark_started() is fenced on the claim), so nothing airs twice.
 ABANDONED_S = STALE_S
 MAX_PLAYING = 500  # airings one runner can play at once (a thread each, started on demand)
+# While waiting for an airing's second, the runner reads its clock at least this often, so a
+# clock stepped meanwhile (NTP) neither airs it early nor airs it past its grace.
+CLOCK_CHECK_S = 0.25
 
 
 def default_host() -> str:
@@ -126,6 +129,9 @@ class Stage:
     playing: dict[int, Play] = field(default_factory=dict)
     # Airings this runner has claimed and not finished, so its own sweep leaves them alone.
     held: set[int] = field(default_factory=set)
+    # Plays whose log row the database refused (a full disk, a lost connection), by airing id:
+    # the row as it would have been and the claim, written by the next sweep (write_unwritten).
+    unwritten: dict[int, tuple[LogEntry, Claim]] = field(default_factory=dict)
 
     def hold(self, airing_id: int) -> None:
         """Note a claimed airing as this runner's until release()."""
@@ -138,9 +144,25 @@ class Stage:
             self.held.discard(airing_id)
 
     def holds(self, airing_id: int) -> bool:
-        """Whether this runner is still on the airing."""
+        """Whether this runner is still on the airing (playing it, or keeping its row)."""
         with self.guard:
-            return airing_id in self.held
+            return airing_id in self.held or airing_id in self.unwritten
+
+    def keep(self, airing_id: int, entry: LogEntry, claim: Claim) -> None:
+        """Keep the row of a play the database refused, to write it later."""
+        with self.guard:
+            self.unwritten[airing_id] = (entry, claim)
+
+    def kept(self) -> list[tuple[int, LogEntry, Claim]]:
+        """The rows kept, oldest play first."""
+        with self.guard:
+            items = [(aid, entry, claim) for aid, (entry, claim) in self.unwritten.items()]
+        return sorted(items, key=lambda item: (item[1].planned_at, item[0]))
+
+    def written(self, airing_id: int) -> None:
+        """A kept row is written (or its claim was lost): forget it."""
+        with self.guard:
+            self.unwritten.pop(airing_id, None)
 
     def _lock(self, station_id: int) -> threading.Lock:
         with self.guard:
@@ -544,6 +566,7 @@ def _air_claimed(
     cause = ""
     if airing.priority == Priority.EMERGENCY:
         cause = f"nhường chỗ cho tin khẩn cấp “{airing.script.title}”"
+    skips_late = station.misfire_policy == "skip" and not manual
     cue = Cue.of(airing, render, station, output, clock)
     # Give the connection back to the pool before waiting for the station and playing, so a
     # province's stations playing at once do not each hold one. Nothing below may read the
@@ -552,10 +575,19 @@ def _air_claimed(
     # holds what it needs.
     db.session.commit()
     # The job started CUE_AHEAD_S early: wait for the second the airing is due.
-    early_s = (cue.planned_at - clock.now()).total_seconds()
-    if early_s > 0 and not sleeper_for(clock).wait(early_s, play.stop):
+    if not _wait_until(cue.planned_at, clock, play.stop):
         _unclaim(airing_id, claim)  # the runner is stopping: leave it for the next one
         return None
+    # The clock may have been stepped forward while waiting: the station's policy again.
+    late_s = (clock.now() - cue.planned_at).total_seconds()
+    if late_s > grace:
+        reason = f"bỏ lỡ: trễ {format_span(late_s)}, quá thời gian cho phép {format_span(grace)}"
+        entry = log_entry(airing, render, host, status=LogStatus.MISSED, reason=reason)
+        return finish(airing_id, entry, claim=claim)
+    if late_s > LATE_AFTER_S and skips_late:
+        reason = f"bỏ qua: trễ {format_span(late_s)}, đài chọn không phát muộn"
+        entry = log_entry(airing, render, host, status=LogStatus.SKIPPED, reason=reason)
+        return finish(airing_id, entry, claim=claim)
     if cause:
         stage.interrupt(cue.station_id, cause, cue.duration_s)
     if not stage.enter(cue.station_id, play, grace - late_s):
@@ -563,9 +595,21 @@ def _air_claimed(
         entry = log_entry(airing, render, host, status=LogStatus.MISSED, reason=reason)
         return finish(airing_id, entry, claim=claim)
     try:
-        return _play(airing, render, station, play, cue, clock, host, grace, retries, retry_wait_s)
+        return _play(
+            airing, render, station, play, cue, clock, host, grace, retries, retry_wait_s, stage
+        )
     finally:
         stage.leave(cue.station_id, play)
+
+
+def _wait_until(when: datetime, clock: Clock, stop: threading.Event) -> bool:
+    """Wait until the clock reads when, reading it again at least every CLOCK_CHECK_S (a
+    controllable clock is advanced instead); False if stop was set while waiting."""
+    sleeper = sleeper_for(clock)
+    while (left_s := (when - clock.now()).total_seconds()) > 0:
+        if not sleeper.wait(min(left_s, CLOCK_CHECK_S), stop):
+            return False
+    return True
 
 
 def _play(
@@ -579,9 +623,11 @@ def _play(
     grace_s: float,
     retries: int,
     retry_wait_s: float,
+    stage: Stage,
 ) -> BroadcastLog | None:
     """Play a claimed airing on the station's output (with retries) and log the outcome;
-    None, without playing, if its claim was taken over meanwhile.
+    None, without playing, if its claim was taken over meanwhile (or its row is kept for later,
+    _finish_played).
 
     The start is committed before the output plays (mark_started). Apart from that, until
     the play is over only the cue is read, so no database connection is held.
@@ -616,7 +662,7 @@ def _play(
                 ended_at=max(started, clock.now()),
                 duration_s=exc.played_seconds,
             )
-            return finish(cue.airing_id, entry, claim=cue.claim)
+            return _finish_played(cue, entry, stage)
     if not result.completed:
         status = LogStatus.INTERRUPTED
         reason = f"bị ngắt sau {format_span(result.played_seconds)}"
@@ -641,7 +687,39 @@ def _play(
         ended_at=result.ended_at,
         duration_s=result.played_seconds,
     )
-    return finish(cue.airing_id, entry, claim=cue.claim)
+    return _finish_played(cue, entry, stage)
+
+
+def _finish_played(cue: Cue, entry: LogEntry, stage: Stage) -> BroadcastLog | None:
+    """finish() for a play that happened. Should the database refuse the row (a full disk,
+    a lost connection), only this runner knows how the play went: the row is kept on the stage
+    and the airing stays claimed (and held, so no sweep logs it interrupted) until the next
+    sweep writes it (write_unwritten); never aired again, since it has started."""
+    try:
+        return finish(cue.airing_id, entry, claim=cue.claim)
+    except OperationalError as exc:
+        db.session.rollback()
+        log.error("%s: log row not written (%s); kept to write later", cue.airing_key, exc.orig)
+        stage.keep(cue.airing_id, entry, cue.claim)
+        return None
+
+
+def write_unwritten(stage: Stage) -> list[BroadcastLog]:
+    """Write the rows the database refused after their plays (_finish_played), oldest first;
+    stop at the first refused again (tried at the next sweep)."""
+    rows = []
+    for airing_id, entry, claim in stage.kept():
+        try:
+            row = finish(airing_id, entry, claim=claim)
+        except OperationalError as exc:
+            db.session.rollback()
+            log.warning("%s: log row still not written (%s)", entry.airing_key, exc.orig)
+            break
+        stage.written(airing_id)
+        if row is not None:
+            log.info("%s: log row written late", entry.airing_key)
+            rows.append(row)
+    return rows
 
 
 def _after_interruption(airing: Airing, station: Station, clock: Clock, play: Play) -> str:
@@ -670,7 +748,12 @@ def sweep_missed(
     unless its row was written before the crash, in which case only its status is brought in
     line. Every step is conditional on the claim as read (Claim), so of two runners sweeping,
     or a sweep and a claimant that was only stalled, one wins.
+
+    First, the rows of plays the database refused are written (write_unwritten()); the
+    airings whose rows are still kept are left alone.
     """
+    keeping = stage or DEFAULT_STAGE
+    write_unwritten(keeping)
     rows = []
     graces = _station_graces(grace_s)
     cutoff = now - timedelta(seconds=min(graces.values(), default=grace_s))
@@ -699,8 +782,8 @@ def sweep_missed(
         .execution_options(populate_existing=True)
     ).all()
     for airing in claimed:
-        if stage is not None and stage.holds(airing.id):
-            continue  # this runner is still on it (waiting for its station, or playing)
+        if (stage is not None and stage.holds(airing.id)) or airing.id in keeping.unwritten:
+            continue  # this runner is still on it (waiting, playing, or keeping its row)
         claim, started_at = Claim.of(airing), airing.started_at
         own = graces.get(airing.station_id, grace_s)
         if started_at is None:

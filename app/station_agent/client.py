@@ -6,6 +6,7 @@ a ServerError whose message says what happened, and whether trying again later c
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from dataclasses import dataclass
@@ -38,7 +39,22 @@ class ServerError(Exception):
 
 
 class BadDownload(ServerError):
-    """A downloaded file whose sha256 is not the one the plan names; it was discarded."""
+    """A downloaded file that was not kept: its sha256 is not the one the plan names (code
+    sha256_mismatch), or the disk had no room for it (disk_full); it was discarded."""
+
+
+# A write refused for want of room: the disk (or the agent's quota) is full, or the file is
+# past the file size limit the agent runs under (RLIMIT_FSIZE, systemd's LimitFSIZE).
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def size_text(count: int) -> str:
+    """A file size as a Vietnamese reader writes it: 820 B, 48 KB, 3,1 MB."""
+    if count >= 10**6:
+        return f"{count / 10**6:.1f} MB".replace(".", ",")
+    if count >= 10**3:
+        return f"{count // 10**3} KB"
+    return f"{count} B"
 
 
 @dataclass(frozen=True)
@@ -121,7 +137,9 @@ class Client:
         """Fetch the audio file with this sha256 to target, resuming partial; bytes fetched.
 
         The file is kept only if its sha256 matches: otherwise it is deleted and BadDownload
-        raised (the next sync fetches it again from the start).
+        raised (the next sync fetches it again from the start). A disk too full for it is a
+        BadDownload too (code disk_full): what was written is deleted, leaving the room to the
+        log, and the file is fetched again once there is space.
         """
         have = partial.stat().st_size if partial.exists() else 0
         headers = {"Range": f"bytes={have}-"} if have else {}
@@ -143,8 +161,10 @@ class Client:
                             fetched += len(chunk)
                         handle.flush()
                         os.fsync(handle.fileno())
-                except requests.RequestException as exc:
+                except requests.RequestException as exc:  # an OSError too: caught first
                     raise ServerError(f"Tải tệp âm thanh bị ngắt giữa chừng: {exc}") from exc
+                except OSError as exc:
+                    raise self._unwritable(exc, sha256, partial, response) from exc
         if not self._complete(partial, sha256):
             partial.unlink(missing_ok=True)
             raise BadDownload(
@@ -153,6 +173,29 @@ class Client:
             )
         os.replace(partial, target)
         return fetched
+
+    @staticmethod
+    def _unwritable(
+        exc: OSError, sha256: str, partial: Path, response: requests.Response
+    ) -> BadDownload:
+        """The error for a download the disk refused; the partial file is deleted."""
+        written = partial.stat().st_size if partial.exists() else 0
+        partial.unlink(missing_ok=True)
+        length = response.headers.get("Content-Length", "")
+        size = f" ({size_text(int(length))})" if length.isdigit() else ""
+        name = f"{sha256[:12]}….{partial.suffix.lstrip('.')}"
+        if exc.errno in DISK_FULL_ERRNOS:
+            return BadDownload(
+                f"Hết dung lượng đĩa: không ghi được tệp âm thanh {name}{size} vào "
+                f"{partial.parent} (đã ghi {size_text(written)}, đã xoá). Hãy giải phóng chỗ "
+                "trống trên ổ đĩa; máy trạm sẽ tải lại tệp ở lần đồng bộ sau.",
+                code="disk_full",
+            )
+        return BadDownload(
+            f"Không ghi được tệp âm thanh {name}{size} vào {partial.parent}: "
+            f"{exc.strerror or exc}. Máy trạm sẽ tải lại tệp ở lần đồng bộ sau.",
+            code="write_failed",
+        )
 
     @staticmethod
     def _complete(path: Path, sha256: str) -> bool:

@@ -151,6 +151,8 @@ class StationAgent:
                 log.warning("%s", exc.message)
                 result.problems.append(exc.message)
                 complete = False
+                if exc.code == "disk_full":
+                    break  # the next files would not fit either: do not fetch them to discard
         return complete
 
     def _use(self, plan: dict[str, Any]) -> None:

@@ -763,3 +763,58 @@ def test_two_running_runners_air_each_spot_once_and_one_holds_the_lock(app, spot
     # On time, or late when the machine was too busy to start them within the second.
     assert all(r.status in (LogStatus.AIRED, LogStatus.AIRED_LATE) for r in rows)
     assert {r.runner_host for r in rows} == {holder}
+
+
+class SteppedClock(FixedClock):
+    """A test clock stepped forward by `step` the first time a wait advances it (NTP)."""
+
+    def __init__(self, start: datetime, step: timedelta) -> None:
+        super().__init__(start)
+        self.step = step
+
+    def advance(self, **kwargs: float) -> None:
+        """Advance, plus the step once."""
+        super().advance(**kwargs)
+        self.current += self.step
+        self.step = timedelta(0)
+
+
+def test_a_clock_stepped_past_the_grace_while_a_job_waits_for_its_second_logs_it_missed(spots):
+    airing = spots[0]
+    due = airing.sequenced_at
+    clock = SteppedClock(due - timedelta(seconds=runner.CUE_AHEAD_S), timedelta(minutes=10))
+
+    row = runner.air(airing.id, output=simulate(clock), clock=clock, host="h")
+
+    assert row.status == LogStatus.MISSED and row.started_at is None
+    assert row.reason.startswith("bỏ lỡ: trễ 9 phút")
+
+
+def test_a_log_row_the_database_refuses_is_kept_and_written_by_the_next_sweep(spots, clock):
+    import sqlite3
+
+    from sqlalchemy import event
+
+    airing = spots[0]
+    clock.current = airing.sequenced_at
+    refused = []
+
+    def full_disk(cursor, statement, parameters, context):
+        if statement.startswith("INSERT INTO broadcast_log") and not refused:
+            refused.append(statement)
+            raise sqlite3.OperationalError("database or disk is full")
+
+    event.listen(db.engine, "do_execute", full_disk)
+    try:
+        assert runner.air(airing.id, output=simulate(clock), clock=clock, host="h") is None
+        assert refused and log_rows() == []
+        assert status_of(airing) == AiringStatus.CLAIMED
+        later = clock.now() + timedelta(minutes=10)  # stale claim: written, not logged interrupted
+        swept = runner.sweep_missed(later, "other")  # the other station's spot, missed
+    finally:
+        event.remove(db.engine, "do_execute", full_disk)
+
+    assert [r.airing_key for r in swept] == [spots[1].airing_key]
+    [row] = [r for r in log_rows() if r.airing_key == airing.airing_key]
+    assert row.status == LogStatus.AIRED and row.started_at == airing.sequenced_at
+    assert status_of(airing) == AiringStatus.AIRED and not runner.DEFAULT_STAGE.unwritten
