@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Integer, any_, column, func, literal, select, table
+from sqlalchemy import Integer, any_, column, delete, func, literal, select, table, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
@@ -510,15 +510,38 @@ def reject_script(
 
 
 def archive_script(actor: User, script: Script) -> Script:
-    """Retire a script; it stays readable with all its versions and decisions."""
+    """Retire a script; it stays readable with all its versions and decisions.
+
+    A retired script airs no more: its schedules stop and its airings still to come go (those
+    on air or already aired stay, with their log rows), on every station, including those aired
+    by their agents, which drop them at their next sync.
+    """
+    from app.schedules.models import Airing, AiringStatus, Schedule, ScheduleStatus
+
     require(actor, Permission.SCRIPT_ARCHIVE)
     require_scope(actor, script.unit, "Kịch bản")
     script = _lock(script)
     if script.status == ScriptStatus.ARCHIVED:
         raise Conflict("Kịch bản đã được lưu trữ rồi.")
     old = script.status
+    now = clock.now()
     script.status = ScriptStatus.ARCHIVED
-    script.updated_at = clock.now()
+    script.updated_at = now
+    stopped = db.session.execute(
+        update(Schedule)
+        .where(Schedule.script_id == script.id, Schedule.status == ScheduleStatus.ACTIVE)
+        .values(status=ScheduleStatus.DELETED, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    removed = db.session.execute(
+        delete(Airing)
+        .where(
+            Airing.script_id == script.id,
+            Airing.status == AiringStatus.PLANNED,
+            Airing.sequenced_at >= now,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
     record_event(
         "script.archive",
         "script",
@@ -526,7 +549,11 @@ def archive_script(actor: User, script: Script) -> Script:
         f"Lưu trữ “{script.title}” (trước đó: {old.label})",
         actor=actor,
         unit_id=script.unit_id,
-        details={"from_status": old.value},
+        details={
+            "from_status": old.value,
+            "schedules_stopped": stopped,
+            "airings_removed": removed,
+        },
     )
     _commit("Kịch bản vừa thay đổi; hãy tải lại trang.")
     return script

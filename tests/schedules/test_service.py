@@ -380,6 +380,25 @@ def test_delete_removes_future_planned_airings_only(desk, users):
     assert service.refresh_all_airings()["added"] == 0
 
 
+def test_archiving_a_script_stops_its_schedules_and_future_airings(desk, users):
+    schedule = service.create_schedule(users["operator"], data_for(desk, times_rule(time(5, 45))))
+    on_air = db.session.scalars(select(Airing).order_by(Airing.planned_at)).first()
+    on_air.status = AiringStatus.CLAIMED
+    db.session.commit()
+    before = db.session.scalar(select(func.count(Airing.id)))
+
+    archive_script(users["supervisor"], desk["script"])
+
+    assert schedule.status.value == "deleted"
+    assert db.session.scalars(select(Airing)).all() == [on_air]
+    assert service.refresh_all_airings()["added"] == 0
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "script.archive")
+    ).one()
+    assert event.details["schedules_stopped"] == 1
+    assert event.details["airings_removed"] == before - 1 > 0
+
+
 def test_refresh_is_idempotent_and_reconciles(desk, users, clock):
     rec = times_rule(time(5, 45), end=date(2026, 12, 31))
     schedule = service.create_schedule(users["operator"], data_for(desk, rec))

@@ -151,3 +151,27 @@ def test_a_download_cut_off_resumes_where_it_stopped(desk, make_agent, app, serv
     assert ranges == ["bytes=1000-"]
     cached = agent.state.audio / f"{render.audio_sha256}.wav"
     assert cached.read_bytes() == whole and not partial.exists()
+
+
+def test_an_archived_script_stops_airing_and_its_agent_drops_it_at_the_next_sync(
+    desk, make_agent, users, clock
+):
+    from app.scripts.service import archive_script
+
+    agent = make_agent(desk.commune)
+    agent.sync()
+    clock.current = FIRST
+    runner.run_once(clock, "central-1")  # the first airings air centrally
+    clock.advance(hours=1)
+
+    archive_script(users["supervisor"], desk.script)
+    result = agent.sync()
+
+    # 13 airings to come, and the one the central runner aired: none is the agent's to air.
+    assert result.plan_changed and result.applied["cancelled"] == 14
+    statuses = [a.status for a in local_airings(agent)]
+    assert AiringStatus.PLANNED not in statuses
+    server = db.session.scalars(select(Airing).where(Airing.script_id == desk.script.id)).all()
+    # What aired stays, with its row; nothing is left to air anywhere.
+    assert {a.status for a in server} == {AiringStatus.AIRED}
+    assert len(server) == 2  # the 05:45 airing on the commune's and the city's stations
