@@ -139,6 +139,23 @@ def _fragments(line: str) -> list[str]:
     return [part for part in _COLUMN_GAP.split(line) if part.strip()]
 
 
+_STAMP_WORDS = "|".join(sorted(STAMPS, key=len, reverse=True))
+_STAMP_HEAD = re.compile(rf"^({_STAMP_WORDS})\s+(?=\S)")
+_STAMP_TAIL = re.compile(rf"(?<=\S)\s+({_STAMP_WORDS})$")
+
+
+def _split_stamps(fragment: str) -> list[str]:
+    """Split a stamp run into the start or end of a line of ordinary text by a single space
+    ("V/v phát thanh lịch tiêm KHẨN"); a line in capitals is left whole ("TIẾN ĐỘ KHẨN")."""
+    head = _STAMP_HEAD.match(fragment)
+    if head and not is_upper_line(fragment[head.end() :]):
+        return [head.group(1), *_split_stamps(fragment[head.end() :])]
+    tail = _STAMP_TAIL.search(fragment)
+    if tail and not is_upper_line(fragment[: tail.start()]):
+        return [fragment[: tail.start()], tail.group(1)]
+    return [fragment]
+
+
 def _furniture_key(line: str) -> str:
     """A line as compared across pages for running heads: digits masked, case and spaces folded."""
     return re.sub(r"\d+", "#", " ".join(line.split())).casefold()
@@ -210,7 +227,7 @@ def repair(pages: list[str] | str) -> Layout:
                 dropped.append(line.strip())
                 tokens.append(("furniture", line))
                 continue
-            for fragment in _fragments(line):
+            for fragment in (part for f in _fragments(line) for part in _split_stamps(f)):
                 marks = stamp_of(fragment)
                 if marks:
                     stamps.extend(mark for mark in marks if mark not in stamps)

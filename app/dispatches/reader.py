@@ -433,14 +433,16 @@ def _tail_start(paragraphs: list[str], start: int) -> int:
     return end
 
 
-def _split_signer_column(text: str) -> tuple[str, str | None]:
-    """Split "- Phòng BCVT&CNTT; PHÓ GIÁM ĐỐC SỞ" into the entry and the signer's title run into
-    it from the other column, if any."""
+def _split_signer_column(text: str) -> tuple[str, str | None, str | None]:
+    """Split "- Phòng BCVT&CNTT; PHÓ GIÁM ĐỐC SỞ" or "- Lưu: VT. Trần Minh Quang" into the entry
+    and the signer's title or name run into it from the other column, if any."""
     for mark in re.finditer(r"[;.,]\s+", text):
         rest = text[mark.end() :].strip()
         if is_upper_line(rest) and len(rest.split()) >= 2:
-            return text[: mark.start() + 1], rest
-    return text, None
+            return text[: mark.start() + 1], rest, None
+        if mark.group(0)[0] in ";." and _is_name(rest):
+            return text[: mark.start() + 1], None, rest
+    return text, None, None
 
 
 def _read_tail(paragraphs: list[str]) -> tuple[list[str], list[str], list[str]]:
@@ -459,9 +461,11 @@ def _read_tail(paragraphs: list[str]) -> tuple[list[str], list[str], list[str]]:
         if _CLOSING.match(text) or _SIGNED.match(text) or _URL.fullmatch(text):
             continue
         if listing and _ITEM.match(text):
-            item, title = _split_signer_column(text)
+            item, title, name = _split_signer_column(text)
             if title:
                 titles.append(title)
+            if name:
+                names.append(name)
             distribution.append(_clean_item(item))
         elif is_upper_line(text) or _SIGN_PREFIX.match(text):
             titles.append(text)
@@ -617,7 +621,7 @@ def _clause_around(text: str, start: int, end: int) -> str:
     left = max(text.rfind(mark, 0, start) for mark in (";", ". ", ": ", "\n"))
     right_marks = [text.find(mark, end) for mark in (";", ". ", "\n")]
     right = min([pos for pos in right_marks if pos != -1] or [len(text)])
-    clause = text[left + 1 : right].strip(" -:;.")
+    clause = re.sub(r"\s*\./\.$", "", text[left + 1 : right]).strip(" -:;.")
     return re.sub(r"^\d+\.\s*|^[-+•]\s*", "", clause).strip()
 
 

@@ -63,6 +63,32 @@ def render_pdf(
     return bytes(pdf.output())
 
 
+def render_columns_pdf(
+    head: list[tuple[str, str]], body: list[str], tail: list[tuple[str, str]]
+) -> bytes:
+    """A PDF laid out as NĐ 30 draws it: the header's and the signature's two columns side by
+    side on the same baselines, so their text comes out run together line by line."""
+    pdf = _pdf()
+    pdf.add_page()
+
+    def row(left: str, right: str, left_x: float, width: float, align: str) -> None:
+        y = pdf.get_y()
+        pdf.set_xy(left_x, y)
+        pdf.cell(width, 6, left, align=align)
+        pdf.set_xy(105, y)
+        pdf.cell(90, 6, right, align="C")
+        pdf.ln(6)
+
+    for left, right in head:
+        row(left, right, 20, 80, "C")
+    for line in body:
+        pdf.set_x(30)
+        pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    for left, right in tail:
+        row(left, right, 30, 70, "L")
+    return bytes(pdf.output())
+
+
 def render_blank_pdf(pages: int) -> bytes:
     """A PDF of empty pages: no text layer at all, as a scan without OCR looks."""
     pdf = _pdf()

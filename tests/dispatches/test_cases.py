@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.dispatches.reader import MissingNumberError, read_text, require_number
+from app.dispatches.reader import FIELDS, MissingNumberError, read_file, read_text, require_number
 from tests.dispatches.cases import CASES, NO_NUMBER, Case
+from tests.dispatches.render import render_columns_pdf
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
@@ -45,3 +46,51 @@ def test_dispatch_with_number_passes_require_number():
     dispatch = read_text(CASES[0].text)
     assert require_number(dispatch) is dispatch
     assert dispatch.problems == []
+
+
+def test_pdf_with_columns_side_by_side_reads():
+    data = render_columns_pdf(
+        head=[
+            ("UBND HUYỆN HÀM TÂN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
+            ("TRUNG TÂM VĂN HÓA - THÔNG TIN", "Độc lập - Tự do - Hạnh phúc"),
+            ("Số: 77/TTVHTT-NV", "Hàm Tân, ngày 8 tháng 9 năm 2021"),
+            ("V/v phát thanh lịch tiêm chủng", "KHẨN"),
+        ],
+        body=[
+            "Kính gửi: Đài Truyền thanh các xã, thị trấn.",
+            "Trung tâm đề nghị các đài phát lịch tiêm chủng mỗi ngày hai lần, báo cáo",
+            "kết quả trước ngày 10/9/2021./.",
+        ],
+        tail=[
+            ("Nơi nhận:", "GIÁM ĐỐC"),
+            ("- Như trên;", ""),
+            ("- Lưu: VT.", "Trần Minh Quang"),
+        ],
+    )
+    fields = read_file(data, "cong-van.pdf").to_dict()
+    assert {name: fields[name] for name in FIELDS if name != "cites"} == {
+        "kind": "công văn",
+        "number": 77,
+        "code": "TTVHTT-NV",
+        "issuer": "TRUNG TÂM VĂN HÓA - THÔNG TIN",
+        "parent_issuer": "UBND HUYỆN HÀM TÂN",
+        "place": "Hàm Tân",
+        "date": "2021-09-08",
+        "subject": "phát thanh lịch tiêm chủng",
+        "urgency": "KHẨN",
+        "addressees": ["Đài Truyền thanh các xã, thị trấn"],
+        "distribution": ["Như trên", "Lưu: VT"],
+        "signer_title": "GIÁM ĐỐC",
+        "signer_name": "Trần Minh Quang",
+        "contacts": [],
+        "deadlines": [
+            {
+                "date": "2021-09-10",
+                "time": None,
+                "text": "Trung tâm đề nghị các đài phát lịch tiêm chủng mỗi ngày hai lần, báo "
+                "cáo kết quả trước ngày 10/9/2021",
+            }
+        ],
+        "text": "Trung tâm đề nghị các đài phát lịch tiêm chủng mỗi ngày hai lần, báo cáo kết "
+        "quả trước ngày 10/9/2021./.",
+    }

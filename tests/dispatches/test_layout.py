@@ -96,3 +96,10 @@ def test_text_comes_out_in_nfc():
     layout = repair(unicodedata.normalize("NFD", "Kính gửi: Ủy ban nhân dân xã."))
     assert layout.text == "Kính gửi: Ủy ban nhân dân xã."
     assert unicodedata.is_normalized("NFC", layout.text)
+
+
+def test_stamp_run_into_a_line_by_one_space_is_split_off():
+    layout = repair("V/v phát thanh lịch tiêm KHẨN\nHỎA TỐC Số: 12/UBND-VX\nTIẾN ĐỘ KHẨN\n")
+    assert layout.paragraphs == ["V/v phát thanh lịch tiêm", "Số: 12/UBND-VX", "TIẾN ĐỘ KHẨN"]
+    assert layout.stamps == ["KHẨN", "HỎA TỐC"]
+    assert layout.urgency == "HỎA TỐC"
