@@ -36,7 +36,7 @@ from app.core.clock import LOCAL_TZ
 from app.core.errors import DomainError, NotFound
 from app.core.forms import apply_errors
 from app.extensions import db
-from app.org.models import BroadcastSession, Station, Unit
+from app.org.models import BroadcastSession, PlayoutMode, Station, Unit
 from app.playout import manual as playout
 from app.playout.runner import format_span
 from app.schedules import service
@@ -331,12 +331,18 @@ def _own_reason(reason: str, airing: Airing | None) -> str:
     return reason
 
 
+def server_writes_log(station: Station) -> bool:
+    """Whether the server may write the station's log (skip, live read): not while its agent
+    airs it or has still to hand it back (app.playout.manual refuses those anyway)."""
+    return station.playout_mode == PlayoutMode.CENTRAL and station.awaiting_agent_since is None
+
+
 def timeline(station: Station, day: date, back: str) -> Timeline:
     """The station's day: rows with their actions, placed in session bands, in time order."""
     now = _now_local()
     rows = service.rundown(current_user, station, day)
     airings, reasons = _details(station, rows)
-    control = can(current_user, Permission.PLAYOUT_CONTROL)
+    skips = can(current_user, Permission.PLAYOUT_CONTROL) and server_writes_log(station)
     edit = can(current_user, Permission.SCHEDULE_EDIT)
     views = []
     marked = day != now.date()
@@ -351,7 +357,7 @@ def timeline(station: Station, day: date, back: str) -> Timeline:
             log_reason=_own_reason(reasons.get(row.airing_key, ""), airing),
             is_current=row.status == AiringStatus.CLAIMED,
             is_past=row.end < now and row.status != AiringStatus.CLAIMED,
-            can_skip=control and planned,
+            can_skip=skips and planned,
             can_cancel=(
                 edit
                 and planned
@@ -438,6 +444,7 @@ def _console(
     control = can(current_user, Permission.PLAYOUT_CONTROL)
     if control:
         air_form = air_form or _air_form(stations, station)
+    if control and server_writes_log(station):
         live_form = live_form or _live_form(station)
         live_form.back.data = back
     return render_template(

@@ -83,3 +83,26 @@ def test_a_station_switched_back_shows_that_it_waits_for_its_agent(desk, enrolle
     assert "Đang chờ máy trạm bàn giao (từ 27/11/2026 08:00)" in agents_page
     service.revoke_agent(None, agent.agent)  # taken back at once
     assert "data-handover" not in console(login_as("operator"), desk.commune.code)
+
+
+def test_skip_and_live_read_are_not_offered_where_the_server_may_not_write(
+    desk, enrolled, login_as
+):
+    """The agent keeps the station's log while it airs it, and until it hands it back."""
+
+    def offers(client) -> tuple[bool, bool]:
+        fragment = client.get(f"/playout/stations/{desk.commune.code}/rundown?date=2026-11-28")
+        return (
+            "Lý do bỏ qua" in fragment.get_data(as_text=True),
+            "Ghi lượt đọc trực tiếp" in console(client, desk.commune.code),
+        )
+
+    agent = enrolled(desk.commune, "Máy xã")
+    agent.get("/api/v1/agent/plan")
+    assert offers(login_as("operator")) == (True, True)
+    service.set_playout_mode(None, desk.commune, "agent")
+    assert offers(login_as("operator")) == (False, False)
+    service.set_playout_mode(None, desk.commune, "central")  # waits for the agent
+    assert offers(login_as("operator")) == (False, False)
+    agent.post("/api/v1/agent/release", json={"head_seq": 0})
+    assert offers(login_as("operator")) == (True, True)
