@@ -148,7 +148,8 @@ def warnings_for(
                 }
             )
         if not health.output_ok:
-            detail = f": {health.output_message}" if health.output_message else ""
+            message = (health.output_message or "").strip().rstrip(".")
+            detail = f": {message}" if message else ""
             found.append(
                 {
                     "code": "output",

@@ -169,6 +169,11 @@ def test_less_than_two_days_of_plan_is_warned_about_while_the_server_has_more(de
             "output",
             "Bộ phát “local” của máy trạm báo lỗi: không thấy card âm thanh.",
         ),
+        (
+            {"output": {"name": "folder", "ok": False, "message": "Thư mục /srv/x không tồn tại."}},
+            "output",
+            "Bộ phát “folder” của máy trạm báo lỗi: Thư mục /srv/x không tồn tại.",
+        ),
         ({"audio_missing": 3}, "audio_missing", "còn thiếu 3 tệp âm thanh"),
     ],
 )
@@ -177,6 +182,7 @@ def test_each_problem_the_report_shows_is_warned_about(desk, agent, clock, chang
     state = state_at(desk.commune, clock.now())
     assert codes(state) == {code}
     assert message in state["warnings"][0]["message"]
+    assert ".." not in state["warnings"][0]["message"]
 
 
 def test_a_clock_within_five_seconds_and_a_disk_with_room_are_fine(desk, agent, clock):
