@@ -106,3 +106,19 @@ def test_skip_and_live_read_are_not_offered_where_the_server_may_not_write(
     assert offers(login_as("operator")) == (False, False)
     agent.post("/api/v1/agent/release", json={"head_seq": 0})
     assert offers(login_as("operator")) == (True, True)
+
+
+def test_the_log_page_says_which_rows_an_agent_wrote_and_when_they_arrived(
+    desk, enrolled, login_as, clock
+):
+    from tests.agents.conftest import agent_chain, station_airings
+
+    agent = enrolled(desk.commune, "Máy xã")
+    rows = agent_chain(desk.commune, station_airings(desk.commune)[:1])
+    clock.advance(minutes=5)
+    assert agent.post("/api/v1/agent/log", json={"rows": rows}).status_code == 200
+
+    page = login_as("supervisor").get("/playout/log").get_data(as_text=True)
+
+    assert "tự động (agent:PT-PHUTHUY:may-xa)" in page
+    assert 'data-origin="agent">máy trạm ghi, gửi lên 27/11/2026 08:05:00</small>' in page
