@@ -52,6 +52,7 @@ bench: setup
 	$(PY) bench/runner.py
 	$(PY) bench/reports.py
 	$(PY) bench/crash.py
+	$(PY) bench/agents.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
