@@ -224,9 +224,8 @@ def test_admin_enrols_an_agent_and_the_agent_airs_air_now_and_uploads_its_log(
         on_air.script_title,
         "đã phát",
         f"ghi chú: {NOTE}",
-        live_server.full_names["operator"],
+        f"{live_server.full_names['operator']}\nmáy trạm ghi, gửi lên {TODAY_VN} 08:03:00",
         "#1",
     ]
     page.get_by_role("button", name="Kiểm tra chuỗi").click()
     expect(page.locator(".po-verify")).to_contain_text("Kiểm tra tính toàn vẹn: OK.")
-    page.screenshot(path="/tmp/loa-agent-journey-log.png", full_page=True)
