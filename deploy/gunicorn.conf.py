@@ -17,8 +17,8 @@ timeout = int(os.environ.get("LOA_WEB_TIMEOUT", "120"))
 graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then, so a slow leak can never grow without bound.
-max_requests = 2000
-max_requests_jitter = 200
+max_requests = 20000
+max_requests_jitter = 10000
 # nginx on this host sets X-Forwarded-For/-Proto; trust only it (with PROXY_FIX=true).
 forwarded_allow_ips = os.environ.get("LOA_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"

@@ -29,7 +29,7 @@ from app.extensions import db
 from app.org.models import PlayoutMode, Station, Unit
 from app.schedules.models import Airing, AiringStatus
 from app.schedules.service import AIRING_HORIZON_DAYS, airing_horizon_end
-from app.scripts.models import Priority, ScriptVersion
+from app.scripts.models import Priority, Script, ScriptVersion
 from app.speech.models import Render, RenderStatus
 from app.speech.service import audio_dir
 
@@ -550,7 +550,7 @@ def station_output(station: Station) -> dict[str, Any]:
     return {"name": name, "settings": _without_secrets(dict(settings or {}))}
 
 
-def _audio_json(render: Render | None) -> dict[str, Any]:
+def _audio_json(render: Any) -> dict[str, Any]:
     """What the agent needs to fetch and check a file (sha256, size in bytes, format) and to
     log its airing as the central runner does (the sha256 of the spoken text)."""
     if render is None or render.status != RenderStatus.DONE or not render.audio_path:
@@ -580,25 +580,55 @@ def agent_plan(agent: Agent, days: int, now: datetime) -> dict[str, Any]:
     """
     station = agent.station
     start, until = plan_window(now, days)
-    airings = db.session.scalars(
-        select(Airing)
+    # Plain rows, not ORM objects: an unchanged plan is answered 304 only once it is built
+    # (its ETag is the sha256 of its bytes), and a thousand agents ask every 30 s.
+    airings = db.session.execute(
+        select(
+            Airing.id,
+            Airing.airing_key,
+            Airing.schedule_id,
+            Airing.status,
+            Airing.planned_at,
+            Airing.sequenced_at,
+            Airing.duration_s,
+            Airing.priority,
+            Airing.session_name,
+            Airing.script_id,
+            Script.title,
+            Airing.version_id,
+            ScriptVersion.number,
+            Airing.render_id,
+            Airing.note,
+            Airing.operator_id,
+            Airing.requeued_from_id,
+        )
+        .join(Script, Script.id == Airing.script_id)
+        .outerjoin(ScriptVersion, ScriptVersion.id == Airing.version_id)
         .where(
             Airing.station_id == station.id,
             Airing.sequenced_at >= start,
             Airing.sequenced_at < until,
         )
-        .options(selectinload(Airing.script), selectinload(Airing.render))
     ).all()
     airings = sorted(
         airings, key=lambda a: (a.sequenced_at, _RANK.get(a.priority, 2), a.planned_at, a.id)
     )
-    version_ids = {a.version_id for a in airings}
-    numbers = dict(
-        db.session.execute(
-            select(ScriptVersion.id, ScriptVersion.number).where(ScriptVersion.id.in_(version_ids))
-        ).all()
-    )
-    audio = {a.render_id: _audio_json(a.render) for a in airings}
+    render_ids = {a.render_id for a in airings}
+    renders = {
+        r.id: r
+        for r in db.session.execute(
+            select(
+                Render.id,
+                Render.status,
+                Render.audio_path,
+                Render.audio_sha256,
+                Render.audio_format,
+                Render.duration_s,
+                Render.spoken_sha256,
+            ).where(Render.id.in_(render_ids))
+        )
+    }
+    audio = {render_id: _audio_json(renders.get(render_id)) for render_id in render_ids}
     items = [
         {
             "id": a.id,
@@ -610,8 +640,8 @@ def agent_plan(agent: Agent, days: int, now: datetime) -> dict[str, Any]:
             "duration_s": a.duration_s,
             "priority": a.priority.value,
             "session": a.session_name or None,
-            "script": {"id": a.script_id, "title": a.script.title},
-            "version": {"id": a.version_id, "number": numbers.get(a.version_id)},
+            "script": {"id": a.script_id, "title": a.title},
+            "version": {"id": a.version_id, "number": a.number},
             "render": a.render_id,
             "audio": audio[a.render_id],
             "note": a.note,

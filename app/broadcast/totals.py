@@ -135,41 +135,36 @@ def add_row(row: BroadcastLog) -> None:
 
 
 def add_rows(rows: list) -> None:
-    """Count newly written rows (a station agent's batch) in their groups' totals: one
-    statement per group, as add_row() would for each row in turn."""
+    """Count newly written rows (a station agent's batch) in their groups' totals, in one
+    statement: each group's total is inserted, or added to, as add_row() would for each row in
+    turn."""
     groups: dict[Group, list[BroadcastLog]] = {}
     for row in rows:
         if row.planned_at is None and row.started_at is None:
             continue  # filed under no day: no report counts it
         groups.setdefault(Group.of(row), []).append(row)
+    if not groups:
+        return
+    values = []
     for group, members in groups.items():
         starts = [r.started_at for r in members if r.started_at is not None]
-        _add(
-            group,
-            n=len(members),
-            seconds=sum(float(r.duration_s or 0.0) for r in members),
-            first=min(starts, default=None),
-            last=max(starts, default=None),
+        values.append(
+            {
+                **group.values(),
+                "n": len(members),
+                "seconds": sum(float(r.duration_s or 0.0) for r in members),
+                "first_started": min(starts, default=None),
+                "last_started": max(starts, default=None),
+            }
         )
-
-
-def _add(
-    group: Group, n: int, seconds: float, first: datetime | None, last: datetime | None
-) -> None:
-    """Add n rows to a group's total: insert it, or add to it, in one statement."""
-    statement = _insert()(LogTotal).values(
-        **group.values(),
-        n=n,
-        seconds=seconds,
-        first_started=first,
-        last_started=last,
-    )
+    # One row per group, so no row of the statement meets another's conflict.
+    statement = _insert()(LogTotal).values(values)
     table, new = LogTotal.__table__.c, statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=list(TOTAL_GROUP),
         set_={
-            "n": table.n + n,
-            "seconds": table.seconds + seconds,
+            "n": table.n + new.n,
+            "seconds": table.seconds + new.seconds,
             "first_started": _earlier(table.first_started, new.first_started),
             "last_started": _later(table.last_started, new.last_started),
         },
