@@ -10,7 +10,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.agents.models import Agent
@@ -165,34 +165,45 @@ def _move_airings(station: Station, rows: list[SimpleNamespace]) -> int:
     airing; any other unknown key is left (the row is stored anyway). Returns copies made."""
     keys = {r.airing_key for r in rows if r.airing_key}
     bases = {m["base"] for k in keys if (m := REQUEUED_KEY.match(k))}
-    by_key = {
-        a.airing_key: a
-        for a in db.session.scalars(select(Airing).where(Airing.airing_key.in_(keys | bases)))
+    # Plain rows and one executemany UPDATE, not an ORM object per airing: a batch is up to
+    # 500 rows and a district's agents send theirs together after an outage.
+    found = {
+        key: (airing_id, station_id)
+        for airing_id, key, station_id in db.session.execute(
+            select(Airing.id, Airing.airing_key, Airing.station_id).where(
+                Airing.airing_key.in_(keys | bases)
+            )
+        )
     }
 
-    def own(airing: Airing, row: SimpleNamespace) -> Airing:
-        if airing.station_id != station.id:
+    def own(station_id: int, row: SimpleNamespace) -> None:
+        if station_id != station.id:
             raise RowRefused(
                 f"Dòng #{row.seq} nói về lượt phát “{row.airing_key}” của đài khác. Không dòng "
                 "nào của lô được ghi.",
                 {"airing_key": f"Dòng #{row.seq}: lượt phát của đài khác."},
             )
-        return airing
 
-    made = 0
+    moves: dict[int, AiringStatus] = {}
+    copies: dict[str, Airing] = {}
     for row in rows:
         if not row.airing_key:
             continue
         status = AiringStatus(row.status.value)
-        airing = by_key.get(row.airing_key)
-        if airing is not None:
-            own(airing, row).status = status
+        if row.airing_key in copies:
+            copies[row.airing_key].status = status
+            continue
+        if row.airing_key in found:
+            airing_id, station_id = found[row.airing_key]
+            own(station_id, row)
+            moves[airing_id] = status
             continue
         match = REQUEUED_KEY.match(row.airing_key)
-        base = by_key.get(match["base"]) if match else None
-        if base is None or row.planned_at is None:
+        if match is None or match["base"] not in found or row.planned_at is None:
             continue
-        own(base, row)
+        base_id, station_id = found[match["base"]]
+        own(station_id, row)
+        base = db.session.get(Airing, base_id)
         # As runner.requeue() made it on the agent: sequenced (and made) when it aired again.
         copy = Airing(
             schedule_id=base.schedule_id,
@@ -213,9 +224,16 @@ def _move_airings(station: Station, rows: list[SimpleNamespace]) -> int:
             created_at=row.planned_at,
         )
         db.session.add(copy)
-        by_key[row.airing_key] = copy
-        made += 1
-    return made
+        copies[row.airing_key] = copy
+    if moves:
+        table = Airing.__table__
+        db.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("moved_id"))
+            .values(status=bindparam("moved_status", type_=table.c.status.type)),
+            [{"moved_id": i, "moved_status": s} for i, s in moves.items()],
+        )
+    return len(copies)
 
 
 def _locked(agent_id: int) -> Agent:

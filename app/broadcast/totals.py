@@ -157,8 +157,8 @@ def add_rows(rows: list) -> None:
                 "last_started": max(starts, default=None),
             }
         )
-    # One row per group, so no row of the statement meets another's conflict.
-    statement = _insert()(LogTotal).values(values)
+    # One statement, compiled once and cached, run for every group (executemany).
+    statement = _insert()(LogTotal)
     table, new = LogTotal.__table__.c, statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=list(TOTAL_GROUP),
@@ -169,7 +169,7 @@ def add_rows(rows: list) -> None:
             "last_started": _later(table.last_started, new.last_started),
         },
     )
-    db.session.execute(statement)
+    db.session.execute(statement, values)
 
 
 def remove_corrected(corrected: BroadcastLog, correction_id: int) -> None:
