@@ -791,8 +791,6 @@ def test_a_clock_stepped_past_the_grace_while_a_job_waits_for_its_second_logs_it
 
 
 def test_a_log_row_the_database_refuses_is_kept_and_written_by_the_next_sweep(spots, clock):
-    import sqlite3
-
     from sqlalchemy import event
 
     airing = spots[0]
@@ -802,7 +800,8 @@ def test_a_log_row_the_database_refuses_is_kept_and_written_by_the_next_sweep(sp
     def full_disk(cursor, statement, parameters, context):
         if statement.startswith("INSERT INTO broadcast_log") and not refused:
             refused.append(statement)
-            raise sqlite3.OperationalError("database or disk is full")
+            # The database driver's own error (SQLite's or psycopg's), as a full disk gives.
+            raise db.engine.dialect.dbapi.OperationalError("database or disk is full")
 
     event.listen(db.engine, "do_execute", full_disk)
     try:

@@ -58,9 +58,12 @@ def add_airing(station, script, at: datetime, name: str) -> str:
 def local_rows(state) -> dict[str, list[tuple[str, datetime | None]]]:
     """The agent's own log rows by airing key: (status, started_at) each."""
     with sqlite3.connect(state.database) as conn:
-        found = conn.execute(
-            "SELECT airing_key, status, started_at FROM broadcast_log ORDER BY seq"
-        ).fetchall()
+        try:
+            found = conn.execute(
+                "SELECT airing_key, status, started_at FROM broadcast_log ORDER BY seq"
+            ).fetchall()
+        except sqlite3.OperationalError:
+            found = []  # the agent is rebuilding its file (schema upgrade): not yet
     conn.close()
     rows: dict[str, list] = {}
     for key, status, started in found:
