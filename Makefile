@@ -52,6 +52,7 @@ bench: setup
 	$(PY) bench/runner.py
 	$(PY) bench/reports.py
 	$(PY) bench/crash.py
+	$(PY) bench/takeover.py
 	$(PY) bench/agents.py
 
 clean:
