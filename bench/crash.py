@@ -66,7 +66,12 @@ from app.playout.lock import RunnerLock  # noqa: E402
 from app.schedules import service  # noqa: E402
 from app.schedules.models import Airing  # noqa: E402
 from app.schedules.recurrence import Recurrence  # noqa: E402
-from bench.machine import add_database_url, machine_info, markdown_table  # noqa: E402
+from bench.machine import (  # noqa: E402
+    add_database_url,
+    database_urls,
+    machine_info,
+    markdown_table,
+)
 from bench.plan import approved_script, build_app, load_average, make_users  # noqa: E402
 
 SPOT_S = 1.0
@@ -410,11 +415,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run on every database asked for and print the tables."""
     args = parse_args(argv)
-    urls = args.database_url or []
-    if not urls:
-        urls = [""]
-        if os.environ.get("TEST_DATABASE_URL"):
-            urls.append(os.environ["TEST_DATABASE_URL"])
+    urls = database_urls(args)
     print("machine: " + "; ".join(f"{k} {v}" for k, v in machine_info().items()))
     print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load {load_average()}")
     reports, ok = [], True

@@ -59,3 +59,11 @@ def add_database_url(parser: argparse.ArgumentParser) -> None:
         help="database to benchmark (repeatable); default: a temporary SQLite file, "
         "plus TEST_DATABASE_URL when set",
     )
+
+
+def database_urls(args: argparse.Namespace) -> list[str]:
+    """The databases a run covers: --database-url as given, else "" (a temporary SQLite file)
+    and TEST_DATABASE_URL when set."""
+    if args.database_url:
+        return list(args.database_url)
+    return [""] + ([os.environ["TEST_DATABASE_URL"]] if os.environ.get("TEST_DATABASE_URL") else [])

@@ -21,10 +21,9 @@ from app.broadcast.models import BroadcastLog, LogStatus
 from app.broadcast.service import verify_chain
 from app.core.clock import FixedClock
 from app.extensions import db
-from app.schedules.models import Airing, AiringStatus
-from app.scripts.models import Priority
 from tests.factories import make_station
 from tests.schedules.test_service import approved_script
+from tests.station_agent import test_kill as kill
 from tests.station_agent.test_disk_full import warnings
 from tests.station_agent.test_kill import AgentProcess
 
@@ -37,22 +36,7 @@ def clock() -> FixedClock:
 
 def add_airing(station, script, at: datetime, name: str) -> str:
     """A planned airing of the script on the station at `at`; its key."""
-    airing = Airing(
-        schedule_id=None,
-        station_id=station.id,
-        planned_at=at,
-        sequenced_at=at,
-        duration_s=float(script.approved_render.duration_s),
-        priority=Priority.NORMAL,
-        script_id=script.id,
-        version_id=script.approved_version_id,
-        render_id=script.approved_render_id,
-        airing_key=f"step:{station.id}:{name}",
-        status=AiringStatus.PLANNED,
-        created_at=at - timedelta(days=1),
-    )
-    db.session.add(airing)
-    return airing.airing_key
+    return kill.add_airing(station, script, at, f"step:{station.id}:{name}")
 
 
 def local_rows(state) -> dict[str, list[tuple[str, datetime | None]]]:

@@ -133,29 +133,37 @@ def server_rows(key: str) -> list[BroadcastLog]:
     return db.session.scalars(select(BroadcastLog).where(BroadcastLog.airing_key == key)).all()
 
 
-def test_agent_killed_while_airing_and_while_uploading_airs_nothing_twice_and_loses_nothing(
-    app, org, users, clock, tmp_path, make_agent, server_process
-):
-    at = clock.now() + timedelta(minutes=1)  # a minute before the wall clock
-    script = approved_script(users, org.district, valid_until=(at + timedelta(days=30)).date())
-    station = make_station(org.commune, "PT-KILL")
+def add_airing(
+    station, script, at: datetime, key: str, priority=Priority.NORMAL, made_at=None
+) -> str:
+    """A planned airing of the script's approved audio on the station at `at`, with no
+    schedule (added, not committed); its key."""
     airing = Airing(
         schedule_id=None,
         station_id=station.id,
         planned_at=at,
         sequenced_at=at,
         duration_s=float(script.approved_render.duration_s),
-        priority=Priority.HIGH,
+        priority=priority,
         script_id=script.id,
         version_id=script.approved_version_id,
         render_id=script.approved_render_id,
-        airing_key=f"kill:{station.id}:1",
+        airing_key=key,
         status=AiringStatus.PLANNED,
-        created_at=clock.now(),
+        created_at=made_at or at - timedelta(days=1),
     )
     db.session.add(airing)
+    return key
+
+
+def test_agent_killed_while_airing_and_while_uploading_airs_nothing_twice_and_loses_nothing(
+    app, org, users, clock, tmp_path, make_agent, server_process
+):
+    at = clock.now() + timedelta(minutes=1)  # a minute before the wall clock
+    script = approved_script(users, org.district, valid_until=(at + timedelta(days=30)).date())
+    station = make_station(org.commune, "PT-KILL")
+    key = add_airing(station, script, at, f"kill:{station.id}:1", Priority.HIGH, clock.now())
     db.session.commit()
-    key = airing.airing_key
     server_process.clock.set(at)
     player = tmp_path / "fake-player"
     player.write_text(FAKE_PLAYER)
