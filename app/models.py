@@ -4,6 +4,7 @@ from app.agents.models import Agent, AgentHealth, EnrolmentCode
 from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User
 from app.broadcast.models import BroadcastLog
+from app.dispatches.models import Dispatch, dispatch_targets
 from app.org.models import BroadcastSession, Station, Unit
 from app.playout.lock import RunnerLock
 from app.schedules.models import (
@@ -25,6 +26,7 @@ __all__ = [
     "BroadcastLog",
     "BroadcastSession",
     "CancelledOccurrence",
+    "Dispatch",
     "EnrolmentCode",
     "LexiconEntry",
     "Render",
@@ -37,6 +39,7 @@ __all__ = [
     "Station",
     "Unit",
     "User",
+    "dispatch_targets",
     "schedule_stations",
     "schedule_units",
     "script_targets",

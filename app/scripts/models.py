@@ -115,6 +115,10 @@ class Script(db.Model):
     source_number: Mapped[str] = mapped_column(String(80), default="")
     source_date: Mapped[date | None] = mapped_column(Date())
     source_issuer: Mapped[str] = mapped_column(String(300), default="")
+    # The dispatch this script was drafted from (app.dispatches), if any.
+    dispatch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dispatches.id", use_alter=True, name="fk_scripts_dispatch"), index=True
+    )
     valid_from: Mapped[date | None] = mapped_column(Date())
     valid_until: Mapped[date | None] = mapped_column(Date())
     status: Mapped[ScriptStatus] = mapped_column(enum_column(ScriptStatus), index=True)
