@@ -125,7 +125,11 @@ def register_blueprints(app: Flask) -> None:
     from app.api.agent import bp as agent_api_bp
     from app.audit.views import bp as audit_bp
     from app.auth.views import bp as auth_bp
+    from app.dispatches import report_views, views  # noqa: F401  (their routes join the bp)
+    from app.dispatches.blueprint import bp as dispatches_bp
     from app.org.views import bp as org_bp
+    from app.portal import views as portal_views  # noqa: F401  (its routes join the bp)
+    from app.portal.blueprint import bp as portal_bp
     from app.reports.views import bp as reports_bp
     from app.schedules.console import bp as playout_bp
     from app.schedules.views import bp as schedules_bp
@@ -141,6 +145,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(playout_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(agents_bp)
+    app.register_blueprint(dispatches_bp)
+    app.register_blueprint(portal_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(agent_api_bp)
     csrf.exempt(api_bp)

@@ -1,0 +1,3 @@
+"""Public portal pages and feeds."""
+
+from app.portal.blueprint import bp  # noqa: F401
