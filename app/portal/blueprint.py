@@ -2,4 +2,5 @@
 
 from flask import Blueprint
 
-bp = Blueprint("portal", __name__, url_prefix="/portal")
+# No prefix: public pages live under /portal/…, the upward feed under /feed/v1/….
+bp = Blueprint("portal", __name__)
