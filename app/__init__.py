@@ -184,8 +184,8 @@ def register_cli(app: Flask) -> None:
 
 
 def _wants_json() -> bool:
-    """API paths answer errors in JSON."""
-    return request.path.startswith("/api/")
+    """API paths and the upward feed (app/portal/upward.py) answer errors in JSON."""
+    return request.path.startswith(("/api/", "/feed/"))
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -254,8 +254,10 @@ def register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         # Pages and API answers may show private data (a new API token, a unit's scripts): no
         # copy in any cache. Static files, and files a view marks private itself (audio by
-        # its sha256), keep their own caching.
-        if request.endpoint != "static" and not response.cache_control.private:
+        # its sha256), keep their own caching; so do the public portal's pages, feeds and
+        # audio, which a view marks public (they hold only approved, public announcements).
+        cache = response.cache_control
+        if request.endpoint != "static" and not (cache.private or cache.public):
             response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault(
             "Content-Security-Policy",

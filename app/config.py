@@ -73,6 +73,12 @@ def build_config(instance_path: Path) -> dict:
         # Dispatch files (app/dispatches/extract.py): largest upload and most PDF pages.
         "DISPATCH_MAX_BYTES": int(os.environ.get("DISPATCH_MAX_BYTES", str(20 * 1024 * 1024))),
         "DISPATCH_MAX_PAGES": int(os.environ.get("DISPATCH_MAX_PAGES", "50")),
+        # Originals of received dispatches, named by their sha256 (app/dispatches/service.py).
+        "DISPATCHES_DIR": Path(os.environ.get("DISPATCHES_DIR", instance_path / "dispatches")),
+        # No request body may be larger than a dispatch upload and its form (an upload is the
+        # largest thing Loa takes in); the dispatch desk answers a larger one with its own page.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("DISPATCH_MAX_BYTES", str(20 * 1024 * 1024)))
+        + 1024 * 1024,
         "DISPLAY_TIMEZONE": "Asia/Ho_Chi_Minh",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -109,6 +115,11 @@ def build_config(instance_path: Path) -> dict:
         "PLAYOUT_SETTINGS": _env_json("PLAYOUT_SETTINGS"),
         "PLAYOUT_STATIONS": _env_json("PLAYOUT_STATIONS"),
         "PLAYOUT_GRACE_S": float(os.environ.get("PLAYOUT_GRACE_S", "300")),
+        # Public portal pages, podcast feeds and their audio (app/portal): how long browsers
+        # and shared caches may keep a copy before asking again.
+        "PORTAL_MAX_AGE_S": int(os.environ.get("PORTAL_MAX_AGE_S", "300")),
+        # The upward feed (/feed/v1): calls with a missing or wrong feed token per address.
+        "FEED_AUTH_FAILURE_LIMIT": os.environ.get("FEED_AUTH_FAILURE_LIMIT", "30 per minute"),
         # Station agents: how long a one-time enrolment code stays valid.
         "AGENT_CODE_HOURS": float(os.environ.get("AGENT_CODE_HOURS", "24")),
         # Push (app/push.py): wake station agents through an MQTT broker (Mosquitto) when their

@@ -7,6 +7,7 @@ from app.broadcast.models import BroadcastLog
 from app.dispatches.models import Dispatch, dispatch_targets
 from app.org.models import BroadcastSession, Station, Unit
 from app.playout.lock import RunnerLock
+from app.portal.models import FeedToken
 from app.schedules.models import (
     Airing,
     CancelledOccurrence,
@@ -28,6 +29,7 @@ __all__ = [
     "CancelledOccurrence",
     "Dispatch",
     "EnrolmentCode",
+    "FeedToken",
     "LexiconEntry",
     "Render",
     "RunnerLock",
