@@ -29,11 +29,12 @@ def hms(seconds: float | None) -> str:
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
-def _add(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    """Append a child element with text and attributes."""
+def _add(parent: ET.Element, tag: str, value: str | None = None, /, **attrs: str) -> ET.Element:
+    """Append a child element with its text (positional, so an attribute may be called
+    text, as itunes:category's is) and attributes."""
     element = ET.SubElement(parent, tag, attrs)
-    if text is not None:
-        element.text = text
+    if value is not None:
+        element.text = value
     return element
 
 
