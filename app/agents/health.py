@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from app.agents.ingest import flag_json
@@ -43,26 +44,38 @@ class HealthReport:
     agent_time: datetime
 
 
-def record_health(agent: Agent, report: HealthReport, received_at: datetime) -> AgentHealth:
-    """Keep the report as the agent's latest, with its clock offset (agent_time minus the
-    server's receipt time), and commit."""
-    health = db.session.get(AgentHealth, agent.id)
-    if health is None:
-        health = AgentHealth(agent_id=agent.id)
-        db.session.add(health)
-    health.reported_at = received_at
-    health.agent_time = report.agent_time
-    health.clock_offset_s = round((report.agent_time - received_at).total_seconds(), 3)
-    health.agent_version = report.agent_version
-    health.plan_until = report.plan_until
-    health.audio_missing = report.audio_missing
-    health.output_name = report.output_name
-    health.output_ok = report.output_ok
-    health.output_message = report.output_message
-    health.disk_free_bytes = report.disk_free_bytes
-    health.disk_total_bytes = report.disk_total_bytes
+def record_health(agent: Agent, report: HealthReport, received_at: datetime) -> float:
+    """Keep the report as the agent's latest and commit; the clock offset it shows (agent_time
+    minus the server's receipt time).
+
+    One INSERT … ON CONFLICT DO UPDATE (PostgreSQL and SQLite both have it): a thousand agents
+    report with every sync, so the row is not read first.
+    """
+    offset = round((report.agent_time - received_at).total_seconds(), 3)
+    values = {
+        "reported_at": received_at,
+        "agent_time": report.agent_time,
+        "clock_offset_s": offset,
+        "agent_version": report.agent_version,
+        "plan_until": report.plan_until,
+        "audio_missing": report.audio_missing,
+        "output_name": report.output_name,
+        "output_ok": report.output_ok,
+        "output_message": report.output_message,
+        "disk_free_bytes": report.disk_free_bytes,
+        "disk_total_bytes": report.disk_total_bytes,
+    }
+    insert = _UPSERTS[db.session.get_bind().dialect.name]
+    statement = insert(AgentHealth).values(agent_id=agent.id, **values)
+    db.session.execute(
+        statement.on_conflict_do_update(index_elements=[AgentHealth.agent_id], set_=values)
+    )
+    # The commit expires any copy of the row this session holds.
     db.session.commit()
-    return health
+    return offset
+
+
+_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def _when(value: datetime) -> str:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -15,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import current_app
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.agents.models import Agent, AgentStatus, EnrolmentCode
 from app.audit.service import record_event
@@ -43,8 +46,9 @@ DEFAULT_PLAN_DAYS = 7
 # The plan never reaches past the airings the runner materialises.
 MAX_PLAN_DAYS = AIRING_HORIZON_DAYS
 # last_seen_at is written at most this often per agent: a sync every 30 s from a thousand
-# agents must not turn every read into a write.
-SEEN_EVERY_S = 30
+# agents must not turn every read into a write. Well under health.ONLINE_S (120 s): an agent
+# syncing every 30 s never looks offline.
+SEEN_EVERY_S = 60
 NAME_CHARS = 100
 NOT_IN_PLAN = "Tệp âm thanh này không có trong lịch phát của đài."
 BAD_CREDENTIAL = "Mã máy trạm không hợp lệ."
@@ -481,7 +485,12 @@ def agent_for_credential(plaintext: str) -> Agent:
     unknown (401) or revoked (403)."""
     if not plaintext.startswith(CREDENTIAL_PREFIX):
         raise AgentRefused("unauthorized", BAD_CREDENTIAL)
-    agent = db.session.scalar(select(Agent).where(Agent.token_hash == _sha256(plaintext)))
+    # The station and its unit come in the same query: every agent call reads them.
+    agent = db.session.scalar(
+        select(Agent)
+        .where(Agent.token_hash == _sha256(plaintext))
+        .options(joinedload(Agent.station).joinedload(Station.unit))
+    )
     if agent is None:
         raise AgentRefused("unauthorized", BAD_CREDENTIAL)
     if not agent.is_active:
@@ -571,18 +580,37 @@ def _audio_json(render: Any) -> dict[str, Any]:
     }
 
 
-def agent_plan(agent: Agent, days: int, now: datetime) -> dict[str, Any]:
-    """The station's airings from today to now + days, with what the agent needs to air them.
+@dataclass(frozen=True)
+class _PlanInputs:
+    """Everything a plan document is made of, as read from the database and the config."""
 
-    Every airing of the window is listed with its status; the agent airs the `planned` ones.
-    The document holds nothing that changes by itself (no server time), so its sha256 is a
-    strong ETag: it changes exactly when the plan does.
-    """
+    airings: list[Any]
+    audio: dict[int | None, dict[str, Any]]
+    head: dict[str, Any]
+
+    def key(self) -> tuple[int, int]:
+        """A fingerprint of the inputs: equal inputs make byte-equal documents.
+
+        Rows are tuples of plain values (ints, strings, enums, aware datetimes), so hashing
+        them costs a fraction of building and serialising the document. Two hashes and the
+        row count make an accidental match of different inputs vanishingly unlikely.
+        """
+        rows = tuple(tuple(row) for row in self.airings)
+        rest = json.dumps(
+            [self.head, sorted(self.audio.items(), key=lambda kv: kv[0] or 0)],
+            sort_keys=True,
+            default=str,
+        )
+        return hash((rows, rest)), hash((len(rows), rest, rows))
+
+
+def _plan_inputs(agent: Agent, days: int, now: datetime) -> _PlanInputs:
+    """Read the station's airings from today to now + days and what the agent needs to air
+    them: one query for the airings with their script, version and render."""
     station = agent.station
     start, until = plan_window(now, days)
-    # Plain rows, not ORM objects: an unchanged plan is answered 304 only once it is built
-    # (its ETag is the sha256 of its bytes), and a thousand agents ask every 30 s.
-    airings = db.session.execute(
+    # Plain rows, not ORM objects: a thousand agents ask every 30 s.
+    rows = db.session.execute(
         select(
             Airing.id,
             Airing.airing_key,
@@ -601,66 +629,42 @@ def agent_plan(agent: Agent, days: int, now: datetime) -> dict[str, Any]:
             Airing.note,
             Airing.operator_id,
             Airing.requeued_from_id,
+            Render.status.label("render_status"),
+            Render.audio_path,
+            Render.audio_sha256,
+            Render.audio_format,
+            Render.duration_s.label("render_duration_s"),
+            Render.spoken_sha256,
         )
         .join(Script, Script.id == Airing.script_id)
         .outerjoin(ScriptVersion, ScriptVersion.id == Airing.version_id)
+        .outerjoin(Render, Render.id == Airing.render_id)
         .where(
             Airing.station_id == station.id,
             Airing.sequenced_at >= start,
             Airing.sequenced_at < until,
         )
     ).all()
-    airings = sorted(
-        airings, key=lambda a: (a.sequenced_at, _RANK.get(a.priority, 2), a.planned_at, a.id)
-    )
-    render_ids = {a.render_id for a in airings}
-    renders = {
-        r.id: r
-        for r in db.session.execute(
-            select(
-                Render.id,
-                Render.status,
-                Render.audio_path,
-                Render.audio_sha256,
-                Render.audio_format,
-                Render.duration_s,
-                Render.spoken_sha256,
-            ).where(Render.id.in_(render_ids))
-        )
-    }
-    audio = {render_id: _audio_json(renders.get(render_id)) for render_id in render_ids}
-    items = [
-        {
-            "id": a.id,
-            "airing_key": a.airing_key,
-            "schedule": a.schedule_id,
-            "status": a.status.value,
-            "planned_at": _utc(a.planned_at),
-            "start_at": _utc(a.sequenced_at),
-            "duration_s": a.duration_s,
-            "priority": a.priority.value,
-            "session": a.session_name or None,
-            "script": {"id": a.script_id, "title": a.title},
-            "version": {"id": a.version_id, "number": a.number},
-            "render": a.render_id,
-            "audio": audio[a.render_id],
-            "note": a.note,
-            # Who asked for a "phát ngay", and the airing a requeued one airs again: the
-            # agent's log rows name them as the central runner's do.
-            "operator": a.operator_id,
-            "requeued_from": a.requeued_from_id,
-        }
-        for a in airings
-    ]
-    needed = {
-        item["audio"]["sha256"]: item["audio"]
-        for item in items
-        if item["status"] == "planned" and item["audio"]["sha256"]
-    }
+    rows.sort(key=lambda a: (a.sequenced_at, _RANK.get(a.priority, 2), a.planned_at, a.id))
+    audio: dict[int | None, dict[str, Any]] = {}
+    for row in rows:
+        if row.render_id not in audio:
+            audio[row.render_id] = _audio_json(
+                _RenderFields(
+                    row.render_status,
+                    row.audio_path,
+                    row.audio_sha256,
+                    row.audio_format,
+                    row.render_duration_s,
+                    row.spoken_sha256,
+                )
+                if row.render_id is not None
+                else None
+            )
     grace = station.grace_s
     if grace is None:
         grace = current_app.config.get("PLAYOUT_GRACE_S", 300.0)
-    return {
+    head = {
         "station": {
             "id": station.id,
             "code": station.code,
@@ -683,16 +687,106 @@ def agent_plan(agent: Agent, days: int, now: datetime) -> dict[str, Any]:
         "days": days,
         "from": _utc(start),
         "until": _utc(until),
+    }
+    return _PlanInputs(rows, audio, head)
+
+
+@dataclass(frozen=True)
+class _RenderFields:
+    """The render columns of a plan row, as _audio_json reads them."""
+
+    status: Any
+    audio_path: str | None
+    audio_sha256: str | None
+    audio_format: str | None
+    duration_s: float | None
+    spoken_sha256: str | None
+
+
+def _plan_body(inputs: _PlanInputs) -> dict[str, Any]:
+    """The plan document from its inputs."""
+    audio = inputs.audio
+    items = [
+        {
+            "id": a.id,
+            "airing_key": a.airing_key,
+            "schedule": a.schedule_id,
+            "status": a.status.value,
+            "planned_at": _utc(a.planned_at),
+            "start_at": _utc(a.sequenced_at),
+            "duration_s": a.duration_s,
+            "priority": a.priority.value,
+            "session": a.session_name or None,
+            "script": {"id": a.script_id, "title": a.title},
+            "version": {"id": a.version_id, "number": a.number},
+            "render": a.render_id,
+            "audio": audio[a.render_id],
+            "note": a.note,
+            # Who asked for a "phát ngay", and the airing a requeued one airs again: the
+            # agent's log rows name them as the central runner's do.
+            "operator": a.operator_id,
+            "requeued_from": a.requeued_from_id,
+        }
+        for a in inputs.airings
+    ]
+    needed = {
+        item["audio"]["sha256"]: item["audio"]
+        for item in items
+        if item["status"] == "planned" and item["audio"]["sha256"]
+    }
+    return {
+        **inputs.head,
         "items": items,
         "audio": [needed[sha] for sha in sorted(needed)],
     }
 
 
-def plan_document(agent: Agent, days: int, now: datetime) -> tuple[bytes, str]:
-    """The plan as the exact bytes sent, and their sha256 (the strong ETag)."""
-    body = agent_plan(agent, days, now)
-    raw = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-    return raw, hashlib.sha256(raw).hexdigest()
+def agent_plan(agent: Agent, days: int, now: datetime) -> dict[str, Any]:
+    """The station's airings from today to now + days, with what the agent needs to air them.
+
+    Every airing of the window is listed with its status; the agent airs the `planned` ones.
+    The document holds nothing that changes by itself (no server time), so its sha256 is a
+    strong ETag: it changes exactly when the plan does.
+    """
+    return _plan_body(_plan_inputs(agent, days, now))
+
+
+# (agent id, days) -> (fingerprint of the inputs, sha256 of the document they made), in this
+# process. An unchanged plan is answered 304 from it without building and serialising the
+# document; the inputs are still read from the database on every request, so a change made
+# by any process (another worker, the runner, a CLI) is seen at once.
+_PLAN_DIGESTS: OrderedDict[tuple[int, int], tuple[tuple[int, int], str]] = OrderedDict()
+_PLAN_DIGESTS_MAX = 20_000
+_PLAN_DIGESTS_LOCK = threading.Lock()
+
+
+def plan_document(
+    agent: Agent, days: int, now: datetime, held: Callable[[str], bool] | None = None
+) -> tuple[bytes | None, str]:
+    """The plan as the exact bytes sent, and their sha256 (the strong ETag).
+
+    held tells whether the caller already has a document of a given sha256 (If-None-Match);
+    when it has the current one, the bytes are None and the document is not built.
+    """
+    inputs = _plan_inputs(agent, days, now)
+    key = inputs.key()
+    slot = (agent.id, days)
+    with _PLAN_DIGESTS_LOCK:
+        cached = _PLAN_DIGESTS.get(slot)
+    if cached is not None and cached[0] == key and held is not None and held(cached[1]):
+        return None, cached[1]
+    raw = json.dumps(
+        _plan_body(inputs), ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    ).encode()
+    digest = hashlib.sha256(raw).hexdigest()
+    with _PLAN_DIGESTS_LOCK:
+        _PLAN_DIGESTS[slot] = (key, digest)
+        _PLAN_DIGESTS.move_to_end(slot)
+        while len(_PLAN_DIGESTS) > _PLAN_DIGESTS_MAX:
+            _PLAN_DIGESTS.popitem(last=False)
+    if held is not None and held(digest):
+        return None, digest
+    return raw, digest
 
 
 def audio_for(agent: Agent, sha256: str) -> tuple[Render, Path]:

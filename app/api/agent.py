@@ -245,11 +245,10 @@ def enrol():
 def plan():
     """The station's plan for the next days (?days=1–14, default 7); 304 when unchanged."""
     args = read_query(AgentPlanQuery, "Tham số không hợp lệ.")
-    raw, digest = service.plan_document(current_agent(), args.days, clock.now())
-    if request.if_none_match.contains_weak(digest):
-        response = Response(status=304)
-    else:
-        response = Response(raw, mimetype="application/json")
+    raw, digest = service.plan_document(
+        current_agent(), args.days, clock.now(), held=request.if_none_match.contains_weak
+    )
+    response = Response(status=304) if raw is None else Response(raw, mimetype="application/json")
     response.set_etag(digest)
     # The agent keeps its copy and asks again with If-None-Match; no shared cache keeps one.
     response.cache_control.private = True
@@ -361,7 +360,7 @@ def report_health():
     """Report the agent's health: version, plan held, audio missing, output, disk, clock."""
     data = read_body(HealthIn, "Báo cáo tình trạng máy trạm thiếu trường hoặc sai kiểu.")
     received = clock.now()
-    kept = health.record_health(
+    offset = health.record_health(
         current_agent(),
         health.HealthReport(
             agent_version=data.agent_version,
@@ -376,4 +375,4 @@ def report_health():
         ),
         received,
     )
-    return {"received_at": received.isoformat(), "clock_offset_s": kept.clock_offset_s}
+    return {"received_at": received.isoformat(), "clock_offset_s": offset}

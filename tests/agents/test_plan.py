@@ -8,14 +8,16 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.agents import service
 from app.extensions import db
+from app.org.models import Station
 from app.playout import manual as playout
 from app.playout import runner
 from app.schedules import service as schedules
-from app.schedules.models import Airing
+from app.schedules.models import Airing, AiringStatus
+from app.scripts.models import Script
 from app.speech.pipeline import sha256_file
 from tests.agents.conftest import approved_with_own_audio, schedule_on
 from tests.api.conftest import assert_error
@@ -293,8 +295,63 @@ def test_each_sync_notes_when_the_agent_was_seen(desk, enrolled, clock):
     clock.advance(seconds=10)
     plan(agent)
     db.session.expire_all()
-    assert agent.agent.last_seen_at == first  # written at most every 30 s
-    clock.advance(seconds=30)
+    assert agent.agent.last_seen_at == first  # written at most every SEEN_EVERY_S
+    clock.advance(seconds=service.SEEN_EVERY_S)
     plan(agent)
     db.session.expire_all()
     assert agent.agent.last_seen_at == clock.now()
+
+
+def _set_first_airing_status(desk):
+    db.session.execute(
+        update(Airing)
+        .where(Airing.station_id == desk.commune.id)
+        .values(status=AiringStatus.SKIPPED)
+    )
+
+
+def _retitle_script(desk):
+    db.session.execute(
+        update(Script).where(Script.id == desk.script.id).values(title="Tiêu đề mới")
+    )
+
+
+def _remove_audio_file(desk):
+    render = desk.script.approved_render
+    (current_app.config["AUDIO_DIR"] / render.audio_path).unlink()
+
+
+def _rename_station(desk):
+    db.session.execute(
+        update(Station).where(Station.id == desk.commune.id).values(name="Đài xã mới")
+    )
+
+
+@pytest.mark.parametrize(
+    "change", [_set_first_airing_status, _retitle_script, _remove_audio_file, _rename_station]
+)
+def test_a_change_made_by_another_process_is_seen_at_the_next_sync(desk, enrolled, change):
+    """A 304 comes from a fingerprint of what the plan is read from, never from a copy of the
+    plan: a change written straight to the database (another worker, the runner, a CLI) or
+    to the audio folder reaches the agent at its next sync."""
+    agent = enrolled(desk.commune)
+    tag = etag_of(plan(agent))
+    assert plan(agent, **{"If-None-Match": tag}).status_code == 304
+    change(desk)
+    db.session.commit()
+    db.session.expire_all()
+    after = plan(agent, **{"If-None-Match": tag})
+    assert after.status_code == 200
+    assert etag_of(after) != tag
+    assert hashlib.sha256(after.data).hexdigest() == etag_of(after).strip('"')
+    assert plan(agent, **{"If-None-Match": etag_of(after)}).status_code == 304
+
+
+def test_an_agent_holding_an_old_plan_gets_the_whole_current_one(desk, enrolled):
+    """The fingerprint matches, the agent's ETag does not (it lost its copy): full answer."""
+    agent = enrolled(desk.commune)
+    first = plan(agent)
+    assert plan(agent, **{"If-None-Match": etag_of(first)}).status_code == 304
+    again = plan(agent, **{"If-None-Match": '"lost"'})
+    assert again.status_code == 200
+    assert again.data == first.data
