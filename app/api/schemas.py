@@ -178,7 +178,30 @@ class Schema(BaseModel):
 M = TypeVar("M", bound=Schema)
 
 
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+
+
 def json_depth_exceeds(raw: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether arrays and objects nest deeper than limit.
+
+    Fast path, all in C: strings removed, then everything but brackets, then the innermost
+    pairs removed once per level; a body that empties within limit levels is shallow enough.
+    Anything else (deep, or brackets that do not pair up) gets the exact scan.
+    """
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        # One pass removes one level: "{[]}" becomes "{}", not "".
+        brackets = _INNERMOST.sub(b"", brackets)
+    if not brackets:
+        return False
+    return _json_depth_scan(raw, limit)
+
+
+def _json_depth_scan(raw: bytes, limit: int) -> bool:
     """Whether arrays and objects nest deeper than limit, scanning the raw text once."""
     depth = 0
     in_string = False

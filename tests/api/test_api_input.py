@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from app.api.schemas import MAX_ID
+from app.api.schemas import MAX_DEPTH, MAX_ID, _json_depth_scan, json_depth_exceeds
 from app.extensions import db
 from app.playout import manual as playout
 from tests.api.conftest import assert_error
@@ -334,3 +336,23 @@ def test_an_intro_too_long_once_read_aloud_is_refused_and_nothing_stored(call, d
     body = response.get_json()
     assert "khi đọc thành lời" in body["fields"]["intro_text"]
     assert every_row() == before
+
+
+def _nested(levels: list[str]) -> bytes:
+    """A valid JSON document nesting the given brackets, with brackets inside its strings."""
+    inner = '"[{\\"}]"'
+    for c in reversed(levels):
+        inner = f'{{"k[{{": {inner}, "v": "]"}}' if c == "{" else f'["[", {inner}, "}}"]'
+    return inner.encode()
+
+
+@given(
+    st.lists(st.sampled_from("[{"), max_size=MAX_DEPTH + 8),
+    st.binary(max_size=40).map(lambda b: bytes(c for c in b if c in b'[]{}"\\\\ax,:')),
+)
+def test_the_depth_check_agrees_with_an_exact_scan(levels, noise):
+    """The fast check (strings dropped, one bracket level removed per pass) answers as the
+    byte-by-byte scan does: nested documents of every depth around the limit, alternating
+    [ and {, and random bracket noise."""
+    for raw in (_nested(levels), noise, _nested(levels) + noise):
+        assert json_depth_exceeds(raw) == _json_depth_scan(raw, MAX_DEPTH), raw
