@@ -990,12 +990,15 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str, bool | Non
             f"p99 {many['batch_p99_ms']})",
             many["rows_per_s"] >= TARGET_INGEST_ROWS_S and many["accepted"] == many["rows"],
         ),
+        # The server's ingest rate is the line above: agents upload at once. One agent's
+        # batches follow each other, so its rate is bound by one batch's round trip; shown
+        # for what a single station catching up after an outage sees, without a target.
         (
-            f"log ingest, {one['label']} ({one['rows']:,} rows)",
-            f">= {TARGET_INGEST_ROWS_S:,.0f} rows/s",
+            f"log ingest, {one['label']} ({one['rows']:,} rows; one batch after another)",
+            "",
             f"{one['rows_per_s']:,} rows/s (batch p50 {one['batch_p50_ms']} ms, "
             f"p99 {one['batch_p99_ms']})",
-            one["rows_per_s"] >= TARGET_INGEST_ROWS_S and one["accepted"] == one["rows"],
+            None if one["accepted"] == one["rows"] else False,
         ),
         (
             f"“phát ngay”: API call → agent's output starts ({air['trials']} trials)",
