@@ -73,6 +73,12 @@ def build_config(instance_path: Path) -> dict:
         # Dispatch files (app/dispatches/extract.py): largest upload and most PDF pages.
         "DISPATCH_MAX_BYTES": int(os.environ.get("DISPATCH_MAX_BYTES", str(20 * 1024 * 1024))),
         "DISPATCH_MAX_PAGES": int(os.environ.get("DISPATCH_MAX_PAGES", "50")),
+        # Originals of received dispatches, named by their sha256 (app/dispatches/service.py).
+        "DISPATCHES_DIR": Path(os.environ.get("DISPATCHES_DIR", instance_path / "dispatches")),
+        # No request body may be larger than a dispatch upload and its form (an upload is the
+        # largest thing Loa takes in); the dispatch desk answers a larger one with its own page.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("DISPATCH_MAX_BYTES", str(20 * 1024 * 1024)))
+        + 1024 * 1024,
         "DISPLAY_TIMEZONE": "Asia/Ho_Chi_Minh",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

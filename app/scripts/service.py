@@ -64,6 +64,8 @@ class ScriptInput:
     valid_from: date | None = None
     valid_until: date | None = None
     targets: list[Unit] = field(default_factory=list)
+    # The dispatch a new script is drafted from (app.dispatches); set on creation only.
+    dispatch_id: int | None = None
 
 
 def body_sha256(body: str) -> str:
@@ -242,6 +244,7 @@ def _insert_script(
         status=ScriptStatus.DRAFT,
         priority=data.priority,
         title=data.title,
+        dispatch_id=data.dispatch_id,
         created_by_id=actor.id if actor else None,
         created_at=now,
         updated_at=now,

@@ -232,12 +232,21 @@ def show(script_id: int):
     return render_template(
         "scripts/show.html",
         script=script,
+        dispatch=_dispatch_of(script),
         version=version,
         reading=_reading(version.body),
         speech=panel_context(script),
         approve_form=ApproveForm(formdata=None, version_id=version.id),
         reject_form=RejectForm(formdata=None, version_id=version.id),
     )
+
+
+def _dispatch_of(script):
+    """The dispatch the script was drafted from, when the user may see it."""
+    from app.dispatches.models import Dispatch
+
+    dispatch = db.session.get(Dispatch, script.dispatch_id) if script.dispatch_id else None
+    return dispatch if dispatch is not None and current_user.unit.contains(dispatch.unit) else None
 
 
 @bp.get("/scripts/<int:script_id>/versions/<int:number>")
