@@ -19,8 +19,8 @@ dispatches_cli = AppGroup("dispatches", help="Dispatches: read the documents cam
 @dispatches_cli.command("read")
 @click.argument("file", type=click.Path(path_type=Path, allow_dash=True))
 def read_command(file: Path):
-    """Read FILE (PDF with a text layer, DOCX or UTF-8 text; '-' for standard input) and print
-    its fields as JSON.
+    """Read FILE (PDF, scanned or with a text layer, DOCX, JPEG/PNG photo or UTF-8 text; '-'
+    for standard input) and print its fields as JSON; scans and photos are read by OCR.
 
     Exit status 1 with a message for a file that cannot be read, and after printing the fields
     of a dispatch that has no number.

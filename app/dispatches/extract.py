@@ -1,4 +1,5 @@
-"""Text out of a dispatch: a PDF with a text layer, a DOCX or pasted text, checked before reading.
+"""Text out of a dispatch: a PDF (its text layer, or OCR of its scanned pages), a DOCX, a photo
+or scan (JPEG/PNG, by OCR) or pasted text, checked before reading.
 
 The real type comes from the bytes, never from the file name. Every refusal is a
 `DispatchFileError` subclass with a stable `code` and a Vietnamese `message` for the officer.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import shutil
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
 from app.core.text import nfc
+from app.dispatches import ocr
 
 MB = 1024 * 1024
 
@@ -29,20 +30,33 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 @dataclass(frozen=True)
 class Limits:
-    """What a dispatch file may be: bytes on disk, PDF pages, and what a DOCX may unpack to."""
+    """What a dispatch file may be (bytes on disk, PDF pages, what a DOCX may unpack to, the
+    pixels of an image) and how scans are read (pages OCR may take, its time per page, the
+    Tesseract program: a name or path, "" for `tesseract` on the PATH)."""
 
     max_bytes: int = 20 * MB
     max_pages: int = 50
     max_unzipped_bytes: int = 100 * MB
     max_zip_ratio: int = 100
     max_zip_entries: int = 2000
+    # A 48-megapixel phone photo passes; A4 at 300 dpi is 8.7 million pixels.
+    max_pixels: int = 60_000_000
+    # OCR takes seconds a page: a longer scan would hold an upload for minutes.
+    max_ocr_pages: int = 10
+    ocr_timeout: float = 120.0
+    tesseract: str = ""
 
     @classmethod
     def from_config(cls, config) -> Limits:
-        """Limits from the config (DISPATCH_MAX_BYTES, DISPATCH_MAX_PAGES), defaults otherwise."""
+        """Limits from the config (DISPATCH_MAX_BYTES, DISPATCH_MAX_PAGES, DISPATCH_MAX_PIXELS,
+        DISPATCH_MAX_OCR_PAGES, DISPATCH_OCR_TIMEOUT, TESSERACT_BINARY), defaults otherwise."""
         return cls(
             max_bytes=int(config.get("DISPATCH_MAX_BYTES", cls.max_bytes)),
             max_pages=int(config.get("DISPATCH_MAX_PAGES", cls.max_pages)),
+            max_pixels=int(config.get("DISPATCH_MAX_PIXELS", cls.max_pixels)),
+            max_ocr_pages=int(config.get("DISPATCH_MAX_OCR_PAGES", cls.max_ocr_pages)),
+            ocr_timeout=float(config.get("DISPATCH_OCR_TIMEOUT", cls.ocr_timeout)),
+            tesseract=str(config.get("TESSERACT_BINARY") or ""),
         )
 
 
@@ -105,20 +119,42 @@ class CorruptFileError(DispatchFileError):
 
 
 class OcrUnavailableError(DispatchFileError):
-    """The file is a scan or a photo and Tesseract is not installed."""
+    """The file is a scan or a photo and Tesseract (or its Vietnamese data) is not installed."""
 
     code = "ocr_unavailable"
 
 
+class OcrFailedError(DispatchFileError):
+    """Tesseract stopped with an error or ran past its time on a page."""
+
+    code = "ocr_failed"
+
+
+class NoTextError(DispatchFileError):
+    """A photo or scan in which OCR found no text at all."""
+
+    code = "no_text"
+
+
+class ImageTooLargeError(DispatchFileError):
+    """An image (or a scanned page) with more pixels than may be decoded: a decompression bomb."""
+
+    code = "image_too_large"
+
+
 @dataclass
 class Extracted:
-    """The text of a dispatch page by page, with what it came from."""
+    """The text of a dispatch page by page, with what it came from; `ocr` is True when some of
+    it was read from images by OCR (the officer should check it against the original)."""
 
-    kind: str  # "pdf", "docx" or "text"
+    kind: str  # "pdf", "docx", "text", "png" or "jpeg"
     pages: list[str]
     sha256: str
     size: int
     warnings: list[str] = field(default_factory=list)
+    ocr: bool = False
+    ocr_pages: list[int] = field(default_factory=list)  # 1-based pages read by OCR
+    ocr_confidence: float | None = None  # Tesseract's mean word confidence (0-100)
 
     @property
     def page_count(self) -> int:
@@ -232,14 +268,14 @@ def extract_file(
     if real == "text":
         return extract_text(data.decode("utf-8-sig"), kind="text")
     if real in {"png", "jpeg"}:
-        ocr_image(data)
+        return extract_image(data, limits, kind=real)
     if real == "doc":
         raise UnsupportedTypeError(
             "Tệp Word 97–2003 (.doc) chưa đọc được: hãy lưu lại thành .docx hoặc PDF rồi tải lên."
         )
     raise UnsupportedTypeError(
         f"Không đọc được loại tệp này ({_KIND_NAMES.get(real, real)}): hãy tải lên công văn dạng "
-        "PDF, DOCX hoặc dán nội dung văn bản."
+        "PDF, DOCX, ảnh chụp (JPEG, PNG) hoặc dán nội dung văn bản."
     )
 
 
@@ -255,17 +291,182 @@ def extract_text(text: str, kind: str = "text") -> Extracted:
 
 
 def extract_pdf(data: bytes, limits: Limits | None = None) -> Extracted:
-    """The text layer of a PDF page by page; refuse an encrypted, oversized or textless one."""
+    """The text layer of a PDF page by page, its scanned pages (no text layer, something drawn)
+    read by OCR; refuse an encrypted, oversized or blank one."""
     limits = limits or Limits()
     with warnings.catch_warnings():
         # pypdf warns about the small faults it repairs; they are not the officer's concern.
         warnings.simplefilter("ignore")
         pages = _pdf_pages(data, limits)
-    if not "".join(pages).strip():
-        require_ocr("PDF này là bản scan (không có lớp chữ)")
-    return Extracted(
+    extracted = Extracted(
         kind="pdf", pages=pages, sha256=hashlib.sha256(data).hexdigest(), size=len(data)
     )
+    if all(page.strip() for page in pages):
+        return extracted
+    _ocr_pdf(data, extracted, limits)
+    if not "".join(extracted.pages).strip():
+        raise NoTextError(
+            "PDF không có chữ nào đọc được: các trang đều trắng hoặc bản scan quá mờ. Hãy quét "
+            "lại rõ nét, hoặc tải lên bản có lớp chữ, DOCX, hoặc dán nội dung văn bản."
+        )
+    return extracted
+
+
+_SCAN = "PDF này là bản scan (không có lớp chữ)"
+
+
+def _ocr_pdf(data: bytes, extracted: Extracted, limits: Limits) -> None:
+    """Read by OCR the pages that have no text layer but draw something (a scan, or letters
+    drawn as shapes); blank pages stay blank."""
+    import pypdfium2
+
+    try:
+        document = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as exc:
+        raise CorruptFileError("Tệp PDF bị hỏng hoặc sai định dạng, không đọc được.") from exc
+    try:
+        scanned = [
+            index
+            for index, text in enumerate(extracted.pages)
+            if not text.strip() and _draws_something(document[index], limits)
+        ]
+        if not scanned:
+            return
+        if len(scanned) > limits.max_ocr_pages:
+            raise TooManyPagesError(
+                f"PDF có {len(scanned)} trang scan cần nhận dạng chữ (OCR), quá giới hạn "
+                f"{limits.max_ocr_pages} trang: hãy tải lên bản có lớp chữ, hoặc tách thành "
+                "các tệp ít trang hơn."
+            )
+        binary = _tesseract(limits, _SCAN)
+        confidences = []
+        for index in scanned:
+            try:
+                image, dpi = ocr.render_pdf_page(document[index], limits.max_pixels)
+            except ocr.ImageError as exc:
+                raise ImageTooLargeError(
+                    f"Trang {index + 1} của PDF quá lớn để nhận dạng chữ "
+                    f"({_megapixels(exc.pixels)} ở {ocr.MIN_DPI} dpi)."
+                ) from exc
+            except pypdfium2.PdfiumError as exc:
+                raise CorruptFileError(
+                    f"Tệp PDF bị hỏng, không vẽ được trang {index + 1} để nhận dạng chữ."
+                ) from exc
+            page = _recognise(image, dpi, binary, limits, f"trang {index + 1}")
+            if page.readable:
+                extracted.pages[index] = page.text
+                extracted.ocr_pages.append(index + 1)
+                confidences.append(page.confidence)
+    finally:
+        document.close()
+    if extracted.ocr_pages:
+        extracted.ocr = True
+        extracted.ocr_confidence = round(sum(confidences) / len(confidences), 1)
+        listed = ", ".join(str(number) for number in extracted.ocr_pages)
+        extracted.warnings.append(
+            f"Trang {listed} là bản scan, chữ được nhận dạng (OCR): hãy đối chiếu với bản gốc."
+        )
+
+
+def _draws_something(page, limits: Limits) -> bool:
+    """True for a page that holds images or shapes; refuse an embedded image whose pixels
+    would exceed the limit once decoded."""
+    import pypdfium2.raw as pdfium_c
+
+    found = False
+    for item in page.get_objects(max_depth=4):
+        found = True
+        if item.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+            width, height = item.get_px_size()
+            if width * height > limits.max_pixels:
+                raise ImageTooLargeError(
+                    f"PDF chứa ảnh quá lớn ({_megapixels(width * height)}): tối đa "
+                    f"{_megapixels(limits.max_pixels)}, có thể là “bom giải nén”: không đọc."
+                )
+    return found
+
+
+def _seconds(value: float) -> str:
+    """Seconds with a decimal comma: '120', '0,3'."""
+    return f"{value:g}".replace(".", ",")
+
+
+def _megapixels(pixels: int) -> str:
+    """A pixel count as the officer reads it: '8,7 triệu điểm ảnh'."""
+    return f"{pixels / 1e6:.1f}".replace(".", ",") + " triệu điểm ảnh"
+
+
+def extract_image(data: bytes, limits: Limits | None = None, kind: str = "png") -> Extracted:
+    """The text of a photo or scanned page (JPEG, PNG) by OCR, upright as its EXIF says."""
+    limits = limits or Limits()
+    try:
+        image = ocr.open_image(data, limits.max_pixels)
+    except ocr.ImageError as exc:
+        if exc.reason == "too_large":
+            raise ImageTooLargeError(
+                f"Ảnh quá lớn ({_megapixels(exc.pixels)}): tối đa "
+                f"{_megapixels(limits.max_pixels)}, có thể là “bom giải nén”: không đọc. Hãy "
+                "chụp hoặc quét lại ở độ phân giải thấp hơn."
+            ) from exc
+        raise CorruptFileError("Tệp ảnh bị hỏng hoặc sai định dạng, không đọc được.") from exc
+    binary = _tesseract(limits, "Tệp này là ảnh chụp hoặc bản scan")
+    prepared, dpi = ocr.prepare_photo(image, limits.max_pixels)
+    page = _recognise(prepared, dpi, binary, limits, "ảnh")
+    if not page.readable:
+        raise NoTextError(
+            "Không đọc được chữ nào trong ảnh: hãy chụp lại rõ nét, đủ sáng, cả trang giấy "
+            "và thẳng, hoặc tải lên bản PDF, DOCX."
+        )
+    return Extracted(
+        kind=kind,
+        pages=[page.text],
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        warnings=["Chữ được nhận dạng từ ảnh (OCR): hãy đối chiếu với bản gốc."],
+        ocr=True,
+        ocr_pages=[1],
+        ocr_confidence=page.confidence,
+    )
+
+
+def _tesseract(limits: Limits, what: str) -> str:
+    """The Tesseract program to run, or a clear refusal saying what to install."""
+    try:
+        return ocr.check_tesseract(limits.tesseract)
+    except ocr.OcrError as exc:
+        if exc.reason == "no_language":
+            raise OcrUnavailableError(
+                f"{what}: cần nhận dạng chữ (OCR) nhưng máy chủ chưa có dữ liệu tiếng Việt cho "
+                "OCR (gói tesseract-ocr-vie). Hãy nhờ quản trị cài gói này, hoặc tải lên PDF "
+                "có lớp chữ, DOCX, hoặc dán nội dung văn bản."
+            ) from exc
+        raise OcrUnavailableError(
+            f"{what}: cần nhận dạng chữ (OCR) nhưng OCR chưa được cài đặt trên máy chủ (gói "
+            "tesseract-ocr và tesseract-ocr-vie). Hãy nhờ quản trị cài các gói này, hoặc tải "
+            "lên PDF có lớp chữ, DOCX, hoặc dán nội dung văn bản."
+        ) from exc
+
+
+def _recognise(image, dpi: int, binary: str, limits: Limits, where: str) -> ocr.PageText:
+    """OCR one page image, turning Tesseract's failures into clear refusals."""
+    try:
+        return ocr.recognise(image, dpi, binary, limits.ocr_timeout)
+    except ocr.OcrError as exc:
+        if exc.reason == "timeout":
+            raise OcrFailedError(
+                f"Nhận dạng chữ (OCR) {where} quá {_seconds(limits.ocr_timeout)} giây nên đã "
+                "dừng: "
+                "hãy tải lên ảnh rõ hơn hoặc bản có lớp chữ."
+            ) from exc
+        if exc.reason == "missing":
+            raise OcrUnavailableError(
+                "Không chạy được chương trình nhận dạng chữ (OCR) tesseract: hãy nhờ quản trị "
+                "cài gói tesseract-ocr và tesseract-ocr-vie."
+            ) from exc
+        raise OcrFailedError(
+            f"Nhận dạng chữ (OCR) {where} bị lỗi ({exc.detail or 'không rõ lý do'}): hãy tải "
+            "lên ảnh khác hoặc bản có lớp chữ."
+        ) from exc
 
 
 def _pdf_pages(data: bytes, limits: Limits) -> list[str]:
@@ -388,28 +589,3 @@ def _docx_paragraph(paragraph, lines: list[str]) -> None:
         lines.append("")
         _docx_blocks(box, lines)
         lines.append("")
-
-
-def tesseract_path() -> str | None:
-    """Where the `tesseract` program is, or None."""
-    return shutil.which("tesseract")
-
-
-def require_ocr(what: str = "Tệp này là ảnh chụp hoặc bản scan") -> None:
-    """The hook for scans and photos: say clearly that OCR is not available here."""
-    if tesseract_path() is None:
-        raise OcrUnavailableError(
-            f"{what}: cần nhận dạng chữ (OCR) nhưng OCR chưa được cài đặt trên máy chủ "
-            "(gói tesseract-ocr và tesseract-ocr-vie). Hãy tải lên PDF có lớp chữ, DOCX, hoặc "
-            "dán nội dung văn bản."
-        )
-    raise OcrUnavailableError(
-        f"{what}: Loa chưa hỗ trợ nhận dạng chữ (OCR). Hãy tải lên PDF có lớp chữ, DOCX, hoặc "
-        "dán nội dung văn bản."
-    )
-
-
-def ocr_image(data: bytes) -> Extracted:
-    """Text of a photo or scanned page by OCR (not implemented yet: always refuses clearly)."""
-    require_ocr()
-    raise AssertionError("unreachable")  # pragma: no cover

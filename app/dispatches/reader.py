@@ -9,6 +9,7 @@ anywhere within its paragraph, so a header whose two columns were run together s
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -54,6 +55,9 @@ _KIND_BY_CODE = {abbr: name for name, _, abbr in KINDS if abbr}
 _CODE = r"[A-ZĐ0-9][A-Za-zĐđ0-9&.]*(?:-[A-Za-zĐđ0-9&.]+)*"
 _NUMBER = re.compile(rf"\bSố\s*:?\s*(\d+)?\s*/\s*((?:\d{{4}}/)?{_CODE})")
 _NUMBER_BARE = re.compile(r"^Số\s*:\s*\S*")
+_CODE_JUNK = re.compile(r"[\]\[|!]+")
+# What OCR reads in place of a capital of the code (I for T, l for I, a bracket or a bar).
+_OCR_LOOKALIKES = set("Il1|][!)}J")
 _DATE_TEXT = r"(\d{1,2})\s*(?:tháng\s*|/|-|\.)\s*(\d{1,2})\s*(?:năm\s*|/|-|\.)\s*(\d{4})"
 _PLACE_DATE = re.compile(rf"([^,]{{0,60}}),\s*ngày\s+{_DATE_TEXT}", re.IGNORECASE)
 # A date line left to be filled in by hand: "Phan Thiết, ngày    tháng 9 năm 2021".
@@ -208,6 +212,7 @@ class Dispatch:
     points: list[Point] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     full_text: str = ""
+    ocr: bool = False  # read from images by OCR: the officer checks it against the original
 
     def to_dict(self) -> dict:
         """The printed fields, in the documented order, as plain JSON values."""
@@ -294,6 +299,7 @@ class _Header:
     subject: str | None = None
     title_kind: str | None = None
     vv: bool = False
+    code_junk: str = ""
 
 
 def _read_header(paragraphs: list[str], groups: list[list[str]]) -> _Header:
@@ -309,7 +315,10 @@ def _read_header(paragraphs: list[str], groups: list[list[str]]) -> _Header:
             head.has_number_line = True
             head.number = int(number.group(1)) if number.group(1) else None
             head.code = number.group(2)
-            rest = rest[: number.start()] + " " + rest[number.end() :]
+            # OCR reads the last of a run of like letters as a bracket or bar ("TBTTT]").
+            junk = _CODE_JUNK.match(rest, number.end())
+            head.code_junk = junk.group(0) if junk else ""
+            rest = rest[: number.start()] + " " + rest[number.end() + len(head.code_junk) :]
         elif _NUMBER_BARE.match(rest.strip()) and not head.has_number_line:
             head.has_number_line = True
             rest = _NUMBER_BARE.sub(" ", rest.strip())
@@ -641,8 +650,51 @@ def _read_deadlines(text: str, year: int | None) -> list[Deadline]:
     return deadlines
 
 
-def read_layout(layout: Layout) -> Dispatch:
-    """Read the fields of a dispatch from its repaired paragraphs."""
+def _initials(unit: str) -> str:
+    """The capitals a body's name gives its code: "TIỂU BAN THÔNG TIN TUYÊN TRUYỀN" → "TBTTTT"
+    (a word that is an abbreviation already, "BCĐ", "UBND", is kept whole)."""
+    letters = []
+    for word in unit.split():
+        bare = re.sub(r"[^\wĐđ&]", "", word)
+        if not bare or bare[0].isdigit():
+            continue
+        letters.append(bare if not _is_syllable(bare) else bare[0])
+    return "".join(letters).upper()
+
+
+def _is_syllable(word: str) -> bool:
+    """True for a word that reads as a Vietnamese syllable ("BAN", "TỈNH"), not an acronym
+    ("UBND", "BCĐ", "MTTQ"): it has a vowel."""
+    return bool(re.search(r"[AĂÂEÊIOÔƠUƯY]", nfd_base(word.upper())))
+
+
+def nfd_base(text: str) -> str:
+    """The letters of a text without their diacritics (Đ stays Đ)."""
+    return "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
+
+
+def repair_ocr_code(code: str, junk: str, units: list[str]) -> str:
+    """A code as OCR read it, with a part that is one look-alike character away from the
+    initials of the issuing body (or its parent) put right: "TBTTT]" or "TBTTTI" → "TBTTTT"."""
+    wanted = {_initials(unit) for unit in units if unit}
+    parts = code.split("-")
+    parts[-1] += junk
+    fixed = []
+    for part in parts:
+        for initials in wanted:
+            if len(initials) != len(part) or initials == part:
+                continue
+            wrong = [(a, b) for a, b in zip(part, initials, strict=True) if a != b]
+            if len(wrong) == 1 and wrong[0][0] in _OCR_LOOKALIKES:
+                part = initials
+                break
+        fixed.append(part)
+    return "-".join(fixed).rstrip("".join(_OCR_LOOKALIKES - set("Il1J")))
+
+
+def read_layout(layout: Layout, ocr: bool = False) -> Dispatch:
+    """Read the fields of a dispatch from its repaired paragraphs; `ocr` says the text was read
+    from images (its code may then be put right from the issuer's name, and it is flagged)."""
     paragraphs = list(layout.paragraphs)
     groups = [list(lines) for lines in layout.lines] or [[text] for text in paragraphs]
     head = _read_header(paragraphs, groups)
@@ -657,12 +709,15 @@ def read_layout(layout: Layout) -> Dispatch:
         kind = _KIND_BY_CODE.get(abbr)
     if kind is None and (head.vv or head.code):
         kind = "công văn"
+    code = head.code
+    if ocr and code:
+        code = repair_ocr_code(code, head.code_junk, units[-2:])
     year = int(head.date[:4]) if head.date else None
     searchable = "\n".join(([head.subject] if head.subject else []) + body)
     dispatch = Dispatch(
         kind=kind,
         number=head.number,
-        code=head.code,
+        code=code,
         issuer=units[-1] if units else None,
         parent_issuer=units[-2] if len(units) > 1 else None,
         place=head.place,
@@ -680,8 +735,25 @@ def read_layout(layout: Layout) -> Dispatch:
         text="\n".join(body),
         points=_read_points(body),
         full_text=layout.text,
+        ocr=ocr,
     )
     _check(dispatch, head)
+    if ocr:
+        if code != head.code:
+            dispatch.problems.append(
+                Problem(
+                    "ocr_code",
+                    f"Ký hiệu nhận dạng được là “{head.code}{head.code_junk}”, đã sửa thành "
+                    f"“{code}” theo tên cơ quan ban hành: hãy kiểm tra với bản gốc.",
+                )
+            )
+        dispatch.problems.append(
+            Problem(
+                "ocr",
+                "Văn bản được đọc từ ảnh bằng nhận dạng chữ (OCR): hãy đối chiếu số, ngày, tên "
+                "người, số điện thoại và các con số với bản gốc trước khi xác nhận.",
+            )
+        )
     return dispatch
 
 
@@ -714,12 +786,13 @@ def read_text(text: str) -> Dispatch:
 
 
 def read_extracted(extracted: Extracted) -> Dispatch:
-    """Read extracted pages."""
-    return read_layout(repair(extracted.pages))
+    """Read extracted pages (flagged as OCR when they were read from images)."""
+    return read_layout(repair(extracted.pages), ocr=extracted.ocr)
 
 
 def read_file(data: bytes, filename: str | None = None, limits: Limits | None = None) -> Dispatch:
-    """Read an uploaded file (PDF, DOCX or text); raises `DispatchFileError` for bad input."""
+    """Read an uploaded file (PDF, DOCX, photo or text); raises `DispatchFileError` for bad
+    input."""
     return read_extracted(extract.extract_file(data, filename, limits))
 
 

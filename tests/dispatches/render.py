@@ -1,5 +1,6 @@
-"""Make dispatch files for the tests: PDFs with a text layer (fpdf2) and DOCX (python-docx),
-in the project's Vietnamese font (DejaVu Sans, shipped in app/reports/fonts)."""
+"""Make dispatch files for the tests: PDFs with a text layer (fpdf2), DOCX (python-docx), and
+scans and photos (Pillow): PNG pages, image-only PDFs, JPEG photos; all in the project's
+Vietnamese font (DejaVu Sans, shipped in app/reports/fonts)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import docx
 from docx.shared import Pt
 from fpdf import FPDF
+from PIL import Image, ImageDraw, ImageFont
 
 FONT = Path(__file__).resolve().parents[2] / "app" / "reports" / "fonts" / "DejaVuSans.ttf"
 SEED = Path(__file__).with_name("dispatch-855-BCD-TBTTTT-2021.txt")
@@ -87,6 +89,93 @@ def render_columns_pdf(
     for left, right in tail:
         row(left, right, 30, 70, "L")
     return bytes(pdf.output())
+
+
+# The page as render_pdf sets it: A4, margins 30 mm left and 20 mm top and bottom, 6 mm lines.
+A4_MM = (210, 297)
+LEFT_MM, TOP_MM, LINE_MM = 30, 20, 6
+LINES_PER_PAGE = int((A4_MM[1] - 2 * TOP_MM) / LINE_MM)
+
+
+def _page_image(lines: list[str], dpi: int, font_size: float, number: int | None, height_mm):
+    """One white page with the lines drawn in black, the page number at the top if given."""
+    scale = dpi / 25.4
+    font = ImageFont.truetype(str(FONT), round(font_size / 72 * dpi))
+    image = Image.new("L", (round(A4_MM[0] * scale), round(height_mm * scale)), 255)
+    draw = ImageDraw.Draw(image)
+    if number is not None:
+        draw.text((A4_MM[0] / 2 * scale, 14 * scale), str(number), font=font, fill=0, anchor="mt")
+    y = TOP_MM + 2
+    for line in lines:
+        draw.text((LEFT_MM * scale, y * scale), line, font=font, fill=0)
+        y += LINE_MM
+    return image
+
+
+def _png(image: Image.Image, dpi: int) -> bytes:
+    """An image as PNG bytes stating its resolution."""
+    out = io.BytesIO()
+    image.save(out, format="PNG", dpi=(dpi, dpi))
+    return out.getvalue()
+
+
+def render_png(text: str, *, dpi: int = 300, font_size: float = 11) -> bytes:
+    """The whole text as one scanned page (PNG, grayscale, `dpi` dots per inch): A4 wide, as
+    long as the text needs and at least A4, laid out line by line as render_pdf lays it."""
+    lines = text.split("\n")
+    height = max(A4_MM[1], 2 * TOP_MM + 2 + LINE_MM * len(lines))
+    return _png(_page_image(lines, dpi, font_size, None, height), dpi)
+
+
+def scan_pages(
+    text: str, *, dpi: int = 300, font_size: float = 11, skew: float = 0.0
+) -> list[Image.Image]:
+    """The text on A4 pages as images, broken into pages and numbered as render_pdf does, each
+    turned by `skew` degrees as a page fed into a scanner a little crooked."""
+    lines = text.split("\n")
+    chunks = [lines[i : i + LINES_PER_PAGE] for i in range(0, len(lines), LINES_PER_PAGE)]
+    pages = []
+    for index, chunk in enumerate(chunks):
+        page = _page_image(chunk, dpi, font_size, index + 1 if index else None, A4_MM[1])
+        if skew:
+            page = page.rotate(skew, resample=Image.Resampling.BICUBIC, fillcolor=255)
+        pages.append(page)
+    return pages
+
+
+def render_png_pages(text: str, **options) -> list[bytes]:
+    """The text as scanned A4 pages, one PNG each (see scan_pages for the options)."""
+    dpi = options.get("dpi", 300)
+    return [_png(page, dpi) for page in scan_pages(text, **options)]
+
+
+def render_scanned_pdf(text: str, **options) -> bytes:
+    """The text as a scanned PDF: A4 page images and no text layer (see scan_pages)."""
+    dpi = options.get("dpi", 300)
+    pages = scan_pages(text, **options)
+    out = io.BytesIO()
+    pages[0].save(out, format="PDF", save_all=True, append_images=pages[1:], resolution=dpi)
+    return out.getvalue()
+
+
+def render_photo(
+    text: str, *, dpi: int = 200, font_size: float = 11, orientation: int = 6, quality: int = 80
+) -> bytes:
+    """The text as a phone photo (JPEG, colour) of an A4 page, stored on its side with the EXIF
+    orientation that turns it upright (6: turn 90° clockwise to view, as a phone held upright
+    writes it)."""
+    page = _page_image(text.split("\n"), dpi, font_size, None, A4_MM[1]).convert("RGB")
+    stored = {
+        1: page,
+        3: page.transpose(Image.Transpose.ROTATE_180),
+        6: page.transpose(Image.Transpose.ROTATE_90),
+        8: page.transpose(Image.Transpose.ROTATE_270),
+    }[orientation]
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    stored.save(out, format="JPEG", quality=quality, exif=exif)
+    return out.getvalue()
 
 
 def render_blank_pdf(pages: int) -> bytes:

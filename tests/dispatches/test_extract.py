@@ -8,14 +8,16 @@ import zipfile
 
 import pytest
 
-from app.dispatches import extract
 from app.dispatches.extract import (
     MB,
     CorruptFileError,
     EmptyFileError,
     EncryptedPdfError,
     FileTooLargeError,
+    ImageTooLargeError,
     Limits,
+    NoTextError,
+    OcrFailedError,
     OcrUnavailableError,
     TooManyPagesError,
     TypeMismatchError,
@@ -26,7 +28,14 @@ from app.dispatches.extract import (
     extract_path,
     extract_text,
 )
-from tests.dispatches.render import render_blank_pdf, render_pdf, seed_docx, seed_text
+from tests.dispatches.render import (
+    render_blank_pdf,
+    render_pdf,
+    render_png,
+    render_scanned_pdf,
+    seed_docx,
+    seed_text,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
@@ -110,6 +119,21 @@ def test_page_limit_is_configurable(seed_pdf):
     with pytest.raises(TooManyPagesError, match="PDF có 3 trang, quá giới hạn 2 trang"):
         extract_file(seed_pdf, "x.pdf", Limits(max_pages=2))
     assert Limits.from_config({"DISPATCH_MAX_PAGES": 2, "DISPATCH_MAX_BYTES": 10}).max_pages == 2
+    limits = Limits.from_config(
+        {
+            "DISPATCH_MAX_PIXELS": 1000,
+            "DISPATCH_MAX_OCR_PAGES": 3,
+            "DISPATCH_OCR_TIMEOUT": "7.5",
+            "TESSERACT_BINARY": "/opt/tesseract",
+        }
+    )
+    assert (limits.max_pixels, limits.max_ocr_pages, limits.ocr_timeout, limits.tesseract) == (
+        1000,
+        3,
+        7.5,
+        "/opt/tesseract",
+    )
+    assert Limits.from_config({}) == Limits()
 
 
 def test_file_over_the_size_limit_is_refused_before_reading(tmp_path, monkeypatch):
@@ -178,25 +202,38 @@ def test_empty_input_is_refused():
         extract_text(" \n\t")
 
 
-def test_photo_says_ocr_is_not_installed(monkeypatch):
-    monkeypatch.setattr(extract.shutil, "which", lambda name: None)
+def test_photo_says_ocr_is_not_installed(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(OcrUnavailableError) as caught:
-        extract_file(PNG, "anh.png")
+        extract_file(render_png("Số: 1/UBND-VX"), "anh.png")
     assert caught.value.code == "ocr_unavailable"
+    assert caught.value.message.startswith("Tệp này là ảnh chụp hoặc bản scan: cần nhận dạng")
     assert "OCR chưa được cài đặt" in caught.value.message
-    assert "tesseract-ocr-vie" in caught.value.message
+    assert "tesseract-ocr và tesseract-ocr-vie" in caught.value.message
 
 
-def test_scanned_pdf_without_text_layer_says_ocr_is_not_installed(monkeypatch):
-    monkeypatch.setattr(extract.shutil, "which", lambda name: None)
+def test_scanned_pdf_without_text_layer_says_ocr_is_not_installed():
+    scan = render_scanned_pdf("Số: 1/UBND-VX\nNội dung")
     with pytest.raises(OcrUnavailableError, match=r"bản scan.*OCR chưa được cài đặt"):
-        extract_file(render_blank_pdf(1), "scan.pdf")
+        extract_file(scan, "scan.pdf", Limits(tesseract="/khong/co/tesseract"))
 
 
-def test_ocr_hook_with_tesseract_present_still_refuses_clearly(monkeypatch):
-    monkeypatch.setattr(extract.shutil, "which", lambda name: f"/usr/bin/{name}")
-    with pytest.raises(OcrUnavailableError, match="chưa hỗ trợ nhận dạng chữ"):
-        extract_file(PNG, "anh.png")
+def test_pdf_of_blank_pages_has_no_text_to_read():
+    # Nothing is drawn on the pages, so there is nothing for OCR either: said without running it.
+    with pytest.raises(NoTextError) as caught:
+        extract_file(render_blank_pdf(2), "trang.pdf", Limits(tesseract="/khong/co/tesseract"))
+    assert caught.value.code == "no_text"
+    assert caught.value.message.startswith("PDF không có chữ nào đọc được")
+
+
+def test_scanned_pdf_over_the_ocr_page_limit_is_refused_before_ocr():
+    scan = render_scanned_pdf("\n".join(f"Dòng {n}" for n in range(100)), dpi=100)
+    with pytest.raises(TooManyPagesError) as caught:
+        extract_file(scan, "scan.pdf", Limits(max_ocr_pages=2, tesseract="/khong/co/tesseract"))
+    assert caught.value.message == (
+        "PDF có 3 trang scan cần nhận dạng chữ (OCR), quá giới hạn 2 trang: hãy tải lên bản có "
+        "lớp chữ, hoặc tách thành các tệp ít trang hơn."
+    )
 
 
 def test_every_refusal_has_its_own_code():
@@ -210,6 +247,9 @@ def test_every_refusal_has_its_own_code():
         ZipBombError,
         CorruptFileError,
         OcrUnavailableError,
+        OcrFailedError,
+        NoTextError,
+        ImageTooLargeError,
     ]
     assert len({cls.code for cls in classes}) == len(classes)
 

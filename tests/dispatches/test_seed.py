@@ -128,6 +128,7 @@ def test_seed_reference_and_no_problems(seed):
     assert seed.reference == "Công văn số 855/BCĐ-TBTTTT ngày 30/8/2021"
     assert seed.problems == []
     assert seed.secrecy is None
+    assert seed.ocr is False
 
 
 def test_seed_pdf_has_pages_and_loses_its_page_numbers():
