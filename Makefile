@@ -54,6 +54,7 @@ bench: setup
 	$(PY) bench/crash.py
 	$(PY) bench/takeover.py
 	$(PY) bench/agents.py
+	$(PY) bench/dispatches.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
