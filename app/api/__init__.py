@@ -4,4 +4,13 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from app.api import auth, logs, openapi, reports, schedules, scripts, speech  # noqa: E402,F401
+from app.api import (  # noqa: E402,F401
+    auth,
+    dispatches,
+    logs,
+    openapi,
+    reports,
+    schedules,
+    scripts,
+    speech,
+)

@@ -65,6 +65,8 @@ class Operation:
     security: list[dict] | None = None
     # Header parameters, e.g. If-None-Match.
     headers: tuple[dict, ...] = ()
+    # A multipart/form-data schema the body may take instead of JSON (a file upload).
+    multipart: dict | None = None
 
 
 OPERATIONS: dict[str, Operation] = {}
@@ -184,6 +186,10 @@ def build_openapi(app: Flask) -> dict:
                     "required": not op.body_optional,
                     "content": {JSON: {"schema": refs[(op.body, "validation")]}},
                 }
+                if op.multipart is not None:
+                    entry["requestBody"]["content"]["multipart/form-data"] = {
+                        "schema": op.multipart
+                    }
             paths.setdefault(path, {})[method.lower()] = entry
     return {
         "openapi": "3.1.0",

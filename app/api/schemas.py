@@ -520,6 +520,26 @@ class RenderIn(Schema):
     allow_fallback: StrictBool = True
 
 
+# --- Dispatches -------------------------------------------------------------------------------
+
+# Pasted dispatch text: a JSON body is at most MAX_BODY_BYTES, so far less than a file may be.
+DISPATCH_TEXT_CHARS = 500_000
+DISPATCH_STATUSES = ("received", "confirmed", "closed")
+
+
+class DispatchTextIn(Schema):
+    """Body of POST /dispatches as JSON: the dispatch's text, pasted."""
+
+    text: text(DISPATCH_TEXT_CHARS)
+
+
+class DispatchQuery(Paged):
+    """Filters of GET /dispatches."""
+
+    q: QueryText = ""
+    status: optional_query(choice(*DISPATCH_STATUSES)) = None
+
+
 # --- Broadcast log ----------------------------------------------------------------------------
 
 
