@@ -17,6 +17,7 @@ from pathlib import Path
 from app.dispatches import extract
 from app.dispatches.extract import DispatchFileError, Extracted, Limits
 from app.dispatches.layout import (
+    _ENDS_SENTENCE,
     _MOTTO,
     _MOTTO_2,
     _SEPARATOR,
@@ -102,10 +103,34 @@ _ISSUER_STOP = {
     "về", "v/v", "đã", "đang", "nhằm", "trong", "theo", "tại", "đến", "cho", "để", "với",
     "thì", "là", "được", "do", "gồm", "sau", "như", "khi", "nay", "và", "số",
 }  # fmt: skip
+# The first words of a body's name, as a second issuer after a comma is written.
+_ISSUER_HEAD = re.compile(
+    r"(?:Ủy ban|UBND|UB MTTQ|Ban|Sở|Bộ|Hội|Mặt trận|Tỉnh ủy|Huyện ủy|Thành ủy|Đảng ủy|"
+    r"Công an|Bộ Chỉ huy|Ban Chỉ huy|Liên đoàn|Đoàn|Trung tâm|Phòng|Văn phòng|Chính phủ|"
+    r"Thủ tướng|Cục|Tổng cục|Chi cục|Bảo hiểm|Ngân hàng|Kho bạc|Viện|Trường|Bệnh viện)"
+    r"(?=\s|$)"
+)
+# Verbs that show the words after a comma open the sentence's own clause.
+_CLAUSE_VERBS = {
+    "đề nghị", "yêu cầu", "hướng dẫn", "thông báo", "xây dựng", "ban hành", "triển khai",
+    "kính", "chỉ đạo", "đã", "đang", "sẽ", "giao", "tổ chức", "phối hợp", "báo cáo",
+    "tiếp tục", "quyết định", "đề xuất", "trân trọng", "thống nhất", "lập", "gửi",
+}  # fmt: skip
 # Two-word verbs that end an issuer's name: "ban hành", "quy định", "hướng dẫn", "triển khai".
 _ISSUER_STOP_PAIRS = {"ban": "hành", "quy": "định", "hướng": "dẫn", "triển": "khai"}
 _PLACE_WORDS = {"tỉnh", "thành", "phố", "huyện", "thị", "xã", "quận", "phường", "trấn"}
 
+# A date something is to be reported, sent or done by, without a cue word: "Báo cáo kết quả
+# về UBND huyện ngày 25/10/2021", "gửi về Phòng Văn hóa vào ngày 20/10".
+_DEADLINE_ACT = re.compile(
+    r"\b(?:báo cáo|gửi|nộp|hoàn thành|hoàn tất)\b(?P<between>[^.;:\n]{0,80}?)"
+    r"(?<!từ )(?<!đến )(?:vào\s+)?"
+    r"(?:(?P<hour>\d{1,2})\s*(?:giờ|h)\s*(?P<minute>\d{2})?\s*(?:phút)?\s*,?\s*)?"
+    r"(?:(?:sáng|chiều|tối)\s+)?ngày\s+"
+    r"(?P<day>\d{1,2})\s*(?:tháng\s*|/|-|\.)\s*(?P<month>\d{1,2})"
+    r"(?:\s*(?:năm\s*|/|-|\.)\s*(?P<year>\d{4}))?(?!\d)",
+    re.IGNORECASE,
+)
 _PHONE = re.compile(r"(?<![\d/.,])(?:\+84[ .-]?|0)\d(?:[ .-]?\d){7,9}(?![\d/])")
 _HOTLINE = re.compile(r"(?<!\d)1[89]00[ .]?\d{2}[ .]?\d{2}(?:[ .]?\d{2})?(?!\d)")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>()“”\"']+", re.IGNORECASE)
@@ -117,8 +142,9 @@ _DOMAIN = re.compile(
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PERSON = re.compile(r"\b(?:ông|bà|đồng chí|đ/c|anh|chị)\s+", re.IGNORECASE)
 _DEADLINE = re.compile(
-    r"(?P<cue>trước|chậm nhất(?:\s+là)?|hạn chót|hạn cuối|thời hạn(?:\s+hoàn thành)?(?:\s+là)?"
-    r"|hạn nộp|không quá|kết thúc)\s*:?\s*"
+    r"(?P<cue>trước|chậm nhất(?:\s+là)?|muộn nhất(?:\s+là)?|hạn chót|hạn cuối"
+    r"|thời hạn(?:\s+hoàn thành)?(?:\s+là)?|hạn nộp|không quá|kết thúc|trong ngày(?=\s+\d))"
+    r"\s*:?\s*"
     r"(?:(?P<hour>\d{1,2})\s*(?:giờ|h|g)\s*(?P<minute>\d{2})?\s*(?:phút)?\s*,?\s*)?"
     r"(?:(?:sáng|chiều|tối)\s+)?(?:ngày\s+)?(?:thứ\s+\w+\s*,?\s*(?:ngày\s+)?)?"
     r"(?P<day>\d{1,2})\s*(?:tháng\s*|/|-|\.)\s*(?P<month>\d{1,2})"
@@ -385,6 +411,11 @@ def _read_title_subject(
             take = 1
             while take < len(lines) and _continues_title(lines[take]):
                 take += 1
+            # A capitalised line goes on with the subject too when what is left has no closing
+            # mark: the subject has none, a body paragraph wrapped onto it ends in one.
+            rest = join_lines(lines[take:]) if take < len(lines) else ""
+            if rest and len(lines) - take <= 2 and not _ENDS_SENTENCE.search(rest):
+                take = len(lines)
             head.subject = _SUBJECT.sub("", join_lines(lines[:take])).strip()
             if take < len(lines):
                 paragraphs[index] = join_lines(lines[take:])
@@ -455,11 +486,17 @@ def _split_signer_column(text: str) -> tuple[str, str | None, str | None]:
 
 
 def _read_tail(paragraphs: list[str]) -> tuple[list[str], list[str], list[str]]:
-    """The distribution list, the signer's title lines and names, from the tail paragraphs."""
+    """The distribution list, the signer's title lines and names, from the tail paragraphs.
+
+    The signature block ends at the signer's name: what follows it (an annex's "PHỤ LỤC" and
+    its headings and lists) is neither a title nor a distribution entry, though a "Nơi nhận"
+    placed after the signature still is.
+    """
     distribution: list[str] = []
     titles: list[str] = []
     names: list[str] = []
     listing = False
+    signed = False
     for text in paragraphs:
         if _RECIPIENTS.match(text):
             listing = True
@@ -471,15 +508,20 @@ def _read_tail(paragraphs: list[str]) -> tuple[list[str], list[str], list[str]]:
             continue
         if listing and _ITEM.match(text):
             item, title, name = _split_signer_column(text)
-            if title:
+            if title and not signed:
                 titles.append(title)
-            if name:
+            if name and not signed:
                 names.append(name)
+                signed = bool(titles)
             distribution.append(_clean_item(item))
+        elif signed:
+            listing = False
         elif is_upper_line(text) or _SIGN_PREFIX.match(text):
             titles.append(text)
         elif _is_name(text):
             names.append(text)
+            signed = bool(titles)
+            listing = listing and not signed
         elif listing and distribution and text[:1].islower():
             distribution[-1] = _clean_item(f"{distribution[-1]} {text}")
     return [item for item in distribution if item], titles, names
@@ -511,6 +553,22 @@ def _read_points(paragraphs: list[str]) -> list[Point]:
     return [Point(label, ranks.index(rank), body) for label, rank, body in found]
 
 
+def _joint_issuer(following: str) -> bool:
+    """True when the text after a comma in a citation's issuer names a second issuer ("Ủy ban
+    MTTQVN huyện về …"), not the subject of the sentence that goes on ("Sở Y tế đề nghị …"):
+    a body's name that reaches "về" or a clause mark within a few words, with no verb in it."""
+    if not _ISSUER_HEAD.match(following):
+        return False
+    words = re.findall(r"[^\s,;:.()“”\"]+|[;:.()“”\"]", following)[:12]
+    for index, word in enumerate(words):
+        if word.lower() in {"về", "v/v"} or word in {";", ".", ":", "(", ")"}:
+            return index > 0
+        # Verbs in lower case only: a name capitalises its words ("Ban Chỉ đạo").
+        if word in _CLAUSE_VERBS or " ".join(words[index : index + 2]) in _CLAUSE_VERBS:
+            return False
+    return len(words) < 12
+
+
 def _issuer_after(text: str) -> str | None:
     """The issuing body named after "của" in a citation: up to "về", a clause break or a cap."""
     match = re.match(r"\s*,?\s*của\s+", text)
@@ -523,8 +581,15 @@ def _issuer_after(text: str) -> str | None:
             break
         if word in {",", "."}:
             following = text[match.end() + token.end() :].lstrip()
-            # A comma inside a name comes before its last part: "Sở Văn hóa, Thể thao và Du lịch".
-            if word == "." or not re.match(r"[A-ZĐ]\w*(?:\s+\w+){0,2}\s+(?:và|&)\s", following):
+            # A comma inside a name comes before its last part ("Sở Văn hóa, Thể thao và Du
+            # lịch"), inside "phòng, chống", or between joint issuers ("UBND huyện, Ủy ban
+            # MTTQVN huyện").
+            inside = (
+                re.match(r"[A-ZĐ]\w*(?:\s+\w+){0,2}\s+(?:và|&)\s", following)
+                or (words and words[-1].lower() == "phòng" and following.startswith("chống "))
+                or _joint_issuer(following)
+            )
+            if word == "." or not inside:
                 break
             words.append(",")
             continue
@@ -537,7 +602,7 @@ def _issuer_after(text: str) -> str | None:
         if word in _ISSUER_STOP and words and not inner_and:
             break
         words.append(word)
-        if len(words) >= 14:
+        if len(words) >= 24:
             break
     issuer = " ".join(words).replace(" ,", ",").strip(" ,")
     return issuer or None
@@ -635,9 +700,19 @@ def _clause_around(text: str, start: int, end: int) -> str:
 
 
 def _read_deadlines(text: str, year: int | None) -> list[Deadline]:
-    """Dates the dispatch sets as limits: "trước ngày 5/9/2021", "chậm nhất 16 giờ ngày 3/9"."""
+    """Dates the dispatch sets as limits: "trước ngày 5/9/2021", "chậm nhất 16 giờ ngày 3/9",
+    "báo cáo … ngày 25/10/2021"; never a cited document's date or the start of a period."""
+    cited = [match.span() for match in _CITE.finditer(text)]
+    found = []
+    for match in [*_DEADLINE.finditer(text), *_DEADLINE_ACT.finditer(text)]:
+        if match.re is _DEADLINE_ACT and (
+            re.search(r"\b(?:số|từ|đến|ngày)\b|\d", match["between"], re.IGNORECASE)
+            or any(start <= match.start("day") < end for start, end in cited)
+        ):
+            continue
+        found.append(match)
     deadlines: list[Deadline] = []
-    for match in _DEADLINE.finditer(text):
+    for match in sorted(found, key=lambda m: m.start("day")):
         when = _iso(match["day"], match["month"], match["year"] or year or 0)
         if when is None:
             continue

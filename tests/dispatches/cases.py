@@ -3,7 +3,8 @@
 They vary what the seed does not: kinds (công văn, kế hoạch, thông báo, chỉ thị, quyết định,
 công điện), issuers (a district, a commune, a ward, a department, a steering committee), stamps
 dropped mid-sentence or at the top, with and without "Kính gửi" and "Nơi nhận", a header whose
-two columns ran together, and a dispatch with no number.
+two columns ran together, a two-line subject, joint issuers, an annex after the signature,
+deadlines without a cue word, and a dispatch with no number.
 """
 
 from __future__ import annotations
@@ -663,6 +664,104 @@ Bùi Quang Sáng
     body_lacks=["- 2 -"],
 )
 
+DISTRICT_KE_HOACH_WITH_ANNEX = Case(
+    name="district_ke_hoach_two_line_subject_joint_issuers_annex",
+    text="""ỦY BAN NHÂN DÂN
+HUYỆN TUY PHONG
+Số: 88/KH-UBND
+CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM
+Độc lập - Tự do - Hạnh phúc
+Tuy Phong, ngày 5 tháng 10 năm 2021
+KẾ HOẠCH
+Tuyên truyền phòng, chống dịch COVID-19
+Trên địa bàn huyện trong tình hình mới
+Căn cứ Công văn số 310/SVHTTDL-QLVH ngày 01/10/2021 của Sở Văn hóa, Thể thao và Du lịch
+về tuyên truyền phòng, chống dịch;
+Căn cứ Quyết định số 12/QĐ-UBND ngày 2/10/2021 của Ủy ban nhân dân tỉnh, Ban Chỉ đạo
+phòng, chống dịch tỉnh về việc ban hành quy chế;
+Thực hiện Công văn số 77/UBND-VX ngày 3/10/2021 của UBND huyện, Ủy ban MTTQVN huyện về
+tuyên truyền;
+Thực hiện Công văn số 80/SYT-NVY ngày 4/10/2021 của Sở Y tế, Trung tâm Y tế huyện đề
+nghị các xã phối hợp như sau:
+1. Đài truyền thanh các xã phát thông điệp 5K mỗi ngày 2 lần.
+2. Các xã báo cáo kết quả về Phòng Văn hóa và Thông tin trong ngày 15/10/2021.
+3. Trung tâm Văn hóa huyện gửi báo cáo tổng hợp về UBND huyện ngày 25/10/2021.
+Nơi nhận:
+- Sở VHTTDL (b/c);
+- Lưu: VT.
+TM. ỦY BAN NHÂN DÂN
+KT. CHỦ TỊCH
+PHÓ CHỦ TỊCH
+Nguyễn Thị Mai
+PHỤ LỤC
+DANH SÁCH CÁC ĐIỂM TREO BĂNG RÔN
+(Kèm theo Kế hoạch số 88/KH-UBND)
+- Thị trấn Liên Hương;
+- Xã Phước Thể.
+""",
+    expected={
+        "kind": "kế hoạch",
+        "number": 88,
+        "code": "KH-UBND",
+        "issuer": "ỦY BAN NHÂN DÂN HUYỆN TUY PHONG",
+        "place": "Tuy Phong",
+        "date": "2021-10-05",
+        # The subject's second line starts with a capital and is still the subject.
+        "subject": "Tuyên truyền phòng, chống dịch COVID-19 Trên địa bàn huyện trong tình hình mới",
+        "distribution": ["Sở VHTTDL (b/c)", "Lưu: VT"],
+        # The annex after the signer's name is neither a title nor a distribution entry.
+        "signer_title": "TM. ỦY BAN NHÂN DÂN / KT. CHỦ TỊCH / PHÓ CHỦ TỊCH",
+        "signer_name": "Nguyễn Thị Mai",
+        "cites": [
+            {
+                "kind": "công văn",
+                "number": 310,
+                "code": "SVHTTDL-QLVH",
+                "date": "2021-10-01",
+                "issuer": "Sở Văn hóa, Thể thao và Du lịch",
+            },
+            {
+                "kind": "quyết định",
+                "number": 12,
+                "code": "QĐ-UBND",
+                "date": "2021-10-02",
+                "issuer": "Ủy ban nhân dân tỉnh, Ban Chỉ đạo phòng, chống dịch tỉnh",
+            },
+            {
+                "kind": "công văn",
+                "number": 77,
+                "code": "UBND-VX",
+                "date": "2021-10-03",
+                "issuer": "UBND huyện, Ủy ban MTTQVN huyện",
+            },
+            {
+                # After the comma the sentence's own subject begins: not a second issuer.
+                "kind": "công văn",
+                "number": 80,
+                "code": "SYT-NVY",
+                "date": "2021-10-04",
+                "issuer": "Sở Y tế",
+            },
+        ],
+        "deadlines": [
+            {
+                "date": "2021-10-15",
+                "time": None,
+                "text": "Các xã báo cáo kết quả về Phòng Văn hóa và Thông tin trong ngày "
+                "15/10/2021",
+            },
+            {
+                "date": "2021-10-25",
+                "time": None,
+                "text": "Trung tâm Văn hóa huyện gửi báo cáo tổng hợp về UBND huyện ngày "
+                "25/10/2021",
+            },
+        ],
+    },
+    points=[("1.", 0), ("2.", 0), ("3.", 0)],
+    body_lacks=["PHỤ LỤC", "Liên Hương"],
+)
+
 CASES = [
     DISTRICT_CONG_VAN,
     COMMUNE_KE_HOACH,
@@ -674,4 +773,5 @@ CASES = [
     SECRET_CONG_VAN,
     COMMUNE_THONG_BAO,
     COLUMNS_RUN_TOGETHER,
+    DISTRICT_KE_HOACH_WITH_ANNEX,
 ]
