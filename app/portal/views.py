@@ -61,8 +61,9 @@ def unit_page(code: str):
     return public_cache(Response(html, mimetype="text/html"), service.last_modified(unit, day))
 
 
-@bp.get("/portal/<code>/feed.xml")
+# The .xml rule is added first, so url_for() names it; .rss is the same feed.
 @bp.get("/portal/<code>/feed.rss")
+@bp.get("/portal/<code>/feed.xml")
 def unit_feed(code: str):
     """The same announcements as an RSS 2.0 podcast feed with audio enclosures."""
     try:
