@@ -121,6 +121,9 @@ def test_feed_is_rss_2_with_itunes_tags_and_enclosures_that_match(client, make, 
     assert channel.findtext("title") == "Thông báo của Thành phố Phan Thiết"
     assert channel.findtext("link") == "http://localhost/portal/D"
     assert channel.findtext("language") == "vi"
+    self_link = channel.find("{http://www.w3.org/2005/Atom}link")
+    assert self_link.get("href") == "http://localhost/portal/D/feed.xml"
+    assert self_link.get("rel") == "self"
     assert channel.findtext(f"{ITUNES}explicit") == "false"
     assert channel.findtext(f"{ITUNES}author") == "Thành phố Phan Thiết"
     assert channel.find(f"{ITUNES}category").get("text") == "Government"
