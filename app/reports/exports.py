@@ -60,6 +60,7 @@ from app.broadcast.models import BroadcastLog, LogStatus, performer_label
 from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.errors import ValidationError
+from app.dispatches.models import Dispatch
 from app.extensions import db
 from app.org.models import Station
 from app.reports.service import (
@@ -198,6 +199,8 @@ def filter_pairs(filters: ReportFilter) -> list[tuple[str, str]]:
         pairs.append(("Chiến dịch", campaign_label(filters.campaign)))
     if filters.source_number:
         pairs.append(("Văn bản nguồn", filters.source_number))
+    if filters.dispatch_id is not None:
+        pairs.append(("Thực hiện văn bản", dispatch_label(filters.dispatch_id)))
     if filters.script is not None:
         pairs.append(("Kịch bản", filters.script.title))
     if filters.priority is not None:
@@ -205,6 +208,12 @@ def filter_pairs(filters: ReportFilter) -> list[tuple[str, str]]:
     if filters.status is not None:
         pairs.append(("Trạng thái", filters.status.label))
     return pairs
+
+
+def dispatch_label(dispatch_id: int) -> str:
+    """How a dispatch filter is named: the dispatch as officials cite it."""
+    dispatch = db.session.get(Dispatch, dispatch_id)
+    return dispatch.label if dispatch is not None else f"Văn bản #{dispatch_id}"
 
 
 def _unit_id(filters: ReportFilter) -> int | None:
@@ -339,11 +348,12 @@ def campaign_document(report: CampaignReport) -> Document:
             when = row.planned_at or row.started_at
             misses.append([when, line.station.code, title, row.status.label, row.reason])
     misses.sort(key=lambda m: (m[0], m[1]))
-    name = (
-        f"Chiến dịch “{campaign_label(filters.campaign)}”"
-        if filters.campaign is not None
-        else f"Văn bản {filters.source_number}"
-    )
+    if filters.campaign is not None:
+        name = f"Chiến dịch “{campaign_label(filters.campaign)}”"
+    elif filters.source_number:
+        name = f"Văn bản {filters.source_number}"
+    else:
+        name = f"Thực hiện {dispatch_label(filters.dispatch_id)}"
     period = filters.period.label if filters.period is not None else "Toàn bộ thời gian"
     return Document(
         title="Báo cáo thực hiện chiến dịch",

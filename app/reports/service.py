@@ -192,6 +192,8 @@ class ReportFilter:
     script: Script | None = None
     priority: Priority | None = None
     status: LogStatus | None = None
+    # The scripts drafted from one dispatch (app.dispatches): its tracking page and report back.
+    dispatch_id: int | None = None
 
 
 def check_filter(actor: User, filters: ReportFilter) -> ReportFilter:
@@ -332,6 +334,9 @@ def _narrow(query, actor: User, filters: ReportFilter, model):
     if filters.source_number:
         source = _script_ids(Script.source_number == filters.source_number)
         query = query.where(model.script_id.in_(source))
+    if filters.dispatch_id is not None:
+        drafted = _script_ids(Script.dispatch_id == filters.dispatch_id)
+        query = query.where(model.script_id.in_(drafted))
     if filters.script is not None:
         query = query.where(model.script_id == filters.script.id)
     if filters.priority is not None:
@@ -835,7 +840,7 @@ MISS_STATUSES = (
 def campaign_report(actor: User, filters: ReportFilter) -> CampaignReport:
     """Per station and script: planned, aired, first and last airing, airtime, misses."""
     filters = check_filter(actor, filters)
-    if filters.campaign is None and not filters.source_number:
+    if filters.campaign is None and not filters.source_number and filters.dispatch_id is None:
         message = "Chọn một chiến dịch hoặc một văn bản nguồn."
         raise ValidationError(message, {"campaign": message})
     # One pass: each station and script's rows by status and kind, with their first and

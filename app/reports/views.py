@@ -26,6 +26,7 @@ from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.errors import DomainError, NotFound, ValidationError
 from app.core.types import UTCDateTime
+from app.dispatches.models import Dispatch
 from app.extensions import db
 from app.org.models import Station, Unit
 from app.playout.runner import format_span
@@ -149,6 +150,8 @@ class Parsed:
     # The station picked, when it is now outside the actor's subtree and the report counts
     # its earlier rows, filed under the subtree (pages say so).
     moved_station: Station | None = None
+    # The dispatch whose scripts the report is narrowed to (dispatch=<id>).
+    dispatch: Dispatch | None = None
 
     @property
     def status(self) -> int:
@@ -262,10 +265,22 @@ def read_filters(
             filters.priority = Priority(priority)
         except ValueError:
             errors["priority"] = "Mức ưu tiên không hợp lệ."
+    dispatch = None
+    dispatch_arg = (args.get("dispatch") or "").strip()
+    if dispatch_arg:
+        # Nine digits at most: a larger id is none (and out of an INTEGER column's range).
+        plausible = dispatch_arg.isdigit() and len(dispatch_arg) <= 9
+        found = db.session.get(Dispatch, int(dispatch_arg)) if plausible else None
+        if found is None or not in_scope(actor, found.unit):
+            errors["dispatch"] = "Văn bản không tồn tại hoặc nằm ngoài phạm vi của bạn."
+            not_found = True
+        else:
+            dispatch = found
+            filters.dispatch_id = found.id
     if not errors:
         check_filter(actor, filters)
     base = canonical_args(actor, filters, no_script)
-    return Parsed(filters, base, errors, not_found, no_script, moved)
+    return Parsed(filters, base, errors, not_found, no_script, moved, dispatch)
 
 
 def canonical_args(actor: User, filters: ReportFilter, no_script: bool = False) -> dict:
@@ -293,6 +308,8 @@ def canonical_args(actor: User, filters: ReportFilter, no_script: bool = False) 
         args["script"] = NONE_ARG
     if filters.priority is not None:
         args["priority"] = filters.priority.value
+    if filters.dispatch_id is not None:
+        args["dispatch"] = filters.dispatch_id
     return args
 
 
@@ -710,7 +727,11 @@ def campaign():
     """A campaign's or a source document's proof: per station and script, and every miss."""
     parsed = read_filters(current_user, request.args, all_time=True)
     report = None
-    chosen = parsed.filters.campaign is not None or bool(parsed.filters.source_number)
+    chosen = (
+        parsed.filters.campaign is not None
+        or bool(parsed.filters.source_number)
+        or parsed.filters.dispatch_id is not None
+    )
     if chosen and not parsed.errors:
         try:
             report = campaign_report(current_user, parsed.filters)
@@ -718,11 +739,10 @@ def campaign():
             parsed.errors.update(exc.fields or {"campaign": exc.message})
             parsed.not_found = isinstance(exc, NotFound)
     if report is not None:
-        name = (
-            campaign_label(parsed.filters.campaign)
-            if parsed.filters.campaign is not None
-            else parsed.filters.source_number
-        )
+        if parsed.filters.campaign is not None:
+            name = campaign_label(parsed.filters.campaign)
+        else:
+            name = parsed.filters.source_number or parsed.dispatch.reference or "van-ban"
         stem = f"chien-dich-{slugify(name)}-{period_stem(parsed.filters.period)}"
         download = export_or_error(parsed, lambda: campaign_document(report), stem)
         if download is not None:
