@@ -214,6 +214,16 @@ class Tracking:
     own_scripts_only: bool
 
     @property
+    def started(self) -> date:
+        """The dispatch's first day (see start_date)."""
+        return start_date(self.dispatch)
+
+    @property
+    def clamped(self) -> bool:
+        """Whether the period starts later than the dispatch (it is at most a year long)."""
+        return self.started < self.period.start
+
+    @property
     def reported(self) -> bool:
         """Whether a report back was issued or the dispatch was closed as reported."""
         return self.last_report is not None or self.dispatch.status == DispatchStatus.CLOSED

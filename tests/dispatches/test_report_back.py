@@ -399,3 +399,32 @@ def test_the_date_line_pads_days_under_ten_and_january_and_february(world, users
     assert report.date_line == "Phan Thiết, ngày 05 tháng 01 năm 2027"
     data.issued_on = date(2026, 3, 9)
     assert report.date_line == "Phan Thiết, ngày 09 tháng 3 năm 2026"
+
+
+def test_scripts_of_several_campaigns_get_a_table_per_campaign(world, users, login_as):
+    from app.extensions import db
+
+    world.scripts[1].campaign = "Sổ sức khỏe điện tử"
+    db.session.commit()
+    response = download(login_as("supervisor2"), world.dispatch)
+    document = docx.Document(io.BytesIO(response.data))
+    tables = [t for t in document.tables if t.rows[0].cells[1].text == "Chiến dịch"]
+    assert len(tables) == 1
+    rows = [[c.text for c in row.cells] for row in tables[0].rows[1:]]
+    board = reports.airtime_dashboard(
+        users["supervisor2"],
+        ReportFilter(
+            period=Period("custom", ISSUED, TODAY),
+            unit=world.dispatch.unit,
+            dispatch_id=world.dispatch.id,
+        ),
+    )
+    assert [(name, t.on_air) for name, t in board.by_campaign] == [
+        ("Sổ sức khỏe điện tử", 2),
+        ("Tiêm chủng COVID-19 đợt 6", 3),
+    ]
+    assert rows == [
+        ["1", "Sổ sức khỏe điện tử", "4", "2", "2", "3"],
+        ["2", "Tiêm chủng COVID-19 đợt 6", "4", "3", "1", "3"],
+        ["", "Tổng cộng", "8", "5", "3", "6"],
+    ]

@@ -375,3 +375,15 @@ def test_the_report_due_is_not_overdue_once_a_report_was_issued(world, users):
     db.session.commit()
     found = tracking.dispatch_tracking(users["supervisor2"], world.dispatch)
     assert not any("hạn báo cáo" in item for item in found.overdue)
+
+
+def test_an_old_dispatch_is_tracked_over_the_last_366_days(org, users, login_as):
+    """The report pages take a year at most: the tracking period ends today and says so."""
+    dispatch = make_dispatch(
+        org.district, number=859, issued_on=date(2021, 8, 30), valid_from=None, valid_until=None
+    )
+    found = tracking.dispatch_tracking(users["supervisor2"], dispatch)
+    assert (found.period.start, found.period.end) == (date(2025, 11, 27), TODAY)
+    assert found.clamped
+    html = login_as("supervisor2").get(f"/dispatches/{dispatch.id}/tracking").get_data(as_text=True)
+    assert "văn bản từ 30/08/2021; tính 366 ngày gần nhất" in html
