@@ -57,6 +57,7 @@ def report_helpers() -> dict:
         "may_issue_report": progress.may_issue_report,
         "dispatch_url": dispatch_url,
         "cite": report_back.cite,
+        "sentence_case": report_back.sentence_case,
     }
 
 
