@@ -31,6 +31,7 @@ A4_WIDTH_INCHES = 8.27
 SMALL_WIDTH = 1600  # narrower photos are upscaled: Tesseract wants letters 20+ pixels high
 TARGET_WIDTH = 2480  # A4 at 300 dpi
 MAX_UPSCALE = 3.0
+NOISE_CONFIDENCE = 25  # real words scored 40-97 on blurred photos; desk-edge specks 0-7
 # Letters Tesseract confuses with Vietnamese ones: the Icelandic eth for Đ/đ.
 _CONFUSABLES = str.maketrans({"Ð": "Đ", "ð": "đ", "ƒ": "f"})
 
@@ -194,7 +195,10 @@ def recognise(image: Image.Image, dpi: int, binary: str, timeout: float) -> Page
     """OCR one page image with Tesseract (Vietnamese) and lay its words out as lines."""
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
-    command = [binary, "-", "-", "-l", LANGUAGE, "--dpi", str(dpi), "--psm", "3", "tsv"]
+    # Sauvola's local threshold (thresholding_method=2), not one threshold for the page: a
+    # phone photo lit from one side lost the dark half of every line to the global Otsu.
+    command = [binary, "-", "-", "-l", LANGUAGE, "--dpi", str(dpi), "--psm", "3"]
+    command += ["-c", "thresholding_method=2", "tsv"]
     try:
         done = subprocess.run(
             command, input=buffer.getvalue(), capture_output=True, timeout=timeout, env=_env()
@@ -228,7 +232,8 @@ def parse_tsv(tsv: str) -> list[list[Word]]:
             key = tuple(int(value) for value in cells[1:5])
         except ValueError:
             continue
-        if not text or conf < 0:
+        # Below NOISE_CONFIDENCE a "word" is a speck, a fold or the desk at the photo's edge.
+        if not text or conf < NOISE_CONFIDENCE:
             continue
         lines.setdefault(key, []).append(Word(text, left, top, width, height, conf))
     return [words for words in lines.values() if words]

@@ -749,22 +749,35 @@ def nfd_base(text: str) -> str:
 
 
 def repair_ocr_code(code: str, junk: str, units: list[str]) -> str:
-    """A code as OCR read it, with a part that is one look-alike character away from the
-    initials of the issuing body (or its parent) put right: "TBTTT]" or "TBTTTI" → "TBTTTT"."""
+    """A code as OCR read it, with a part that is one slip away from the initials of the issuing
+    body (or its parent) put right: a look-alike in place of a letter ("TBTTTI", "TBTTT]"), a
+    look-alike slipped in ("TBTTTIT"), or a letter of a run dropped ("TBTTT")."""
     wanted = {_initials(unit) for unit in units if unit}
     parts = code.split("-")
     parts[-1] += junk
-    fixed = []
-    for part in parts:
-        for initials in wanted:
-            if len(initials) != len(part) or initials == part:
-                continue
-            wrong = [(a, b) for a, b in zip(part, initials, strict=True) if a != b]
-            if len(wrong) == 1 and wrong[0][0] in _OCR_LOOKALIKES:
-                part = initials
-                break
-        fixed.append(part)
+    fixed = [next((i for i in wanted if _one_ocr_slip(part, i)), part) for part in parts]
     return "-".join(fixed).rstrip("".join(_OCR_LOOKALIKES - set("Il1J")))
+
+
+def _one_ocr_slip(read: str, initials: str) -> bool:
+    """True when `read` is `initials` with one of OCR's slips (see repair_ocr_code)."""
+    if read == initials or not initials:
+        return False
+    if len(read) == len(initials):
+        wrong = [(a, b) for a, b in zip(read, initials, strict=True) if a != b]
+        return len(wrong) == 1 and wrong[0][0] in _OCR_LOOKALIKES
+    if len(read) == len(initials) + 1:
+        return any(
+            read[i] in _OCR_LOOKALIKES and read[:i] + read[i + 1 :] == initials
+            for i in range(len(read))
+        )
+    if len(read) + 1 == len(initials):
+        # A letter dropped from a run of the same letter ("TTTT" read "TTT").
+        return any(
+            initials[:i] + initials[i + 1 :] == read and initials[i] == initials[i - 1]
+            for i in range(1, len(initials))
+        )
+    return False
 
 
 def read_layout(layout: Layout, ocr: bool = False) -> Dispatch:

@@ -775,3 +775,25 @@ CASES = [
     COLUMNS_RUN_TOGETHER,
     DISTRICT_KE_HOACH_WITH_ANNEX,
 ]
+
+
+# A dispatch laid out as NĐ 30 draws it, for render_columns_pdf: the header's and the
+# signature's two columns side by side on the same baselines.
+COLUMNS = dict(
+    head=[
+        ("UBND HUYỆN HÀM TÂN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
+        ("TRUNG TÂM VĂN HÓA - THÔNG TIN", "Độc lập - Tự do - Hạnh phúc"),
+        ("Số: 77/TTVHTT-NV", "Hàm Tân, ngày 8 tháng 9 năm 2021"),
+        ("V/v phát thanh lịch tiêm chủng", "KHẨN"),
+    ],
+    body=[
+        "Kính gửi: Đài Truyền thanh các xã, thị trấn.",
+        "Trung tâm đề nghị các đài phát lịch tiêm chủng mỗi ngày hai lần, báo cáo",
+        "kết quả trước ngày 10/9/2021./.",
+    ],
+    tail=[
+        ("Nơi nhận:", "GIÁM ĐỐC"),
+        ("- Như trên;", ""),
+        ("- Lưu: VT.", "Trần Minh Quang"),
+    ],
+)

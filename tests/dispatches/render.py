@@ -12,7 +12,7 @@ from pathlib import Path
 import docx
 from docx.shared import Pt
 from fpdf import FPDF
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 FONT = Path(__file__).resolve().parents[2] / "app" / "reports" / "fonts" / "DejaVuSans.ttf"
 SEED = Path(__file__).with_name("dispatch-855-BCD-TBTTTT-2021.txt")
@@ -159,12 +159,31 @@ def render_scanned_pdf(text: str, **options) -> bytes:
 
 
 def render_photo(
-    text: str, *, dpi: int = 200, font_size: float = 11, orientation: int = 6, quality: int = 80
+    text: str,
+    *,
+    dpi: int = 200,
+    font_size: float = 11,
+    orientation: int = 6,
+    quality: int = 80,
+    shade: int = 0,
+    tilt: float = 0.0,
+    blur: float = 0.0,
 ) -> bytes:
     """The text as a phone photo (JPEG, colour) of an A4 page, stored on its side with the EXIF
     orientation that turns it upright (6: turn 90° clockwise to view, as a phone held upright
-    writes it)."""
-    page = _page_image(text.split("\n"), dpi, font_size, None, A4_MM[1]).convert("RGB")
+    writes it). As a photo taken on a desk: grey paper lit from the left and darker by `shade`
+    (0-255) at the right, the page turned `tilt` degrees on a dark desk, out of focus by `blur`
+    pixels."""
+    page = _page_image(text.split("\n"), dpi, font_size, None, A4_MM[1])
+    if shade:
+        light = Image.linear_gradient("L").rotate(90).resize(page.size)
+        light = light.point(lambda v: 255 - shade * v // 255)
+        page = ImageChops.multiply(page.point(lambda v: 40 + v * 190 // 255), light)
+    if tilt:
+        page = page.rotate(tilt, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=90)
+    if blur:
+        page = page.filter(ImageFilter.GaussianBlur(blur))
+    page = page.convert("RGB")
     stored = {
         1: page,
         3: page.transpose(Image.Transpose.ROTATE_180),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.dispatches.reader import FIELDS, MissingNumberError, read_file, read_text, require_number
-from tests.dispatches.cases import CASES, NO_NUMBER, Case
+from tests.dispatches.cases import CASES, COLUMNS, NO_NUMBER, Case
 from tests.dispatches.render import render_columns_pdf
 
 
@@ -49,24 +49,7 @@ def test_dispatch_with_number_passes_require_number():
 
 
 def test_pdf_with_columns_side_by_side_reads():
-    data = render_columns_pdf(
-        head=[
-            ("UBND HUYỆN HÀM TÂN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
-            ("TRUNG TÂM VĂN HÓA - THÔNG TIN", "Độc lập - Tự do - Hạnh phúc"),
-            ("Số: 77/TTVHTT-NV", "Hàm Tân, ngày 8 tháng 9 năm 2021"),
-            ("V/v phát thanh lịch tiêm chủng", "KHẨN"),
-        ],
-        body=[
-            "Kính gửi: Đài Truyền thanh các xã, thị trấn.",
-            "Trung tâm đề nghị các đài phát lịch tiêm chủng mỗi ngày hai lần, báo cáo",
-            "kết quả trước ngày 10/9/2021./.",
-        ],
-        tail=[
-            ("Nơi nhận:", "GIÁM ĐỐC"),
-            ("- Như trên;", ""),
-            ("- Lưu: VT.", "Trần Minh Quang"),
-        ],
-    )
+    data = render_columns_pdf(**COLUMNS)
     fields = read_file(data, "cong-van.pdf").to_dict()
     assert {name: fields[name] for name in FIELDS if name != "cites"} == {
         "kind": "công văn",
