@@ -73,6 +73,12 @@ def build_config(instance_path: Path) -> dict:
         # Dispatch files (app/dispatches/extract.py): largest upload and most PDF pages.
         "DISPATCH_MAX_BYTES": int(os.environ.get("DISPATCH_MAX_BYTES", str(20 * 1024 * 1024))),
         "DISPATCH_MAX_PAGES": int(os.environ.get("DISPATCH_MAX_PAGES", "50")),
+        # Scans and photos: Tesseract ("" = `tesseract` on the PATH), pages OCR may take, its
+        # seconds per page, and the most pixels an image may decode to.
+        "TESSERACT_BINARY": os.environ.get("TESSERACT_BINARY", ""),
+        "DISPATCH_MAX_OCR_PAGES": int(os.environ.get("DISPATCH_MAX_OCR_PAGES", "10")),
+        "DISPATCH_OCR_TIMEOUT": float(os.environ.get("DISPATCH_OCR_TIMEOUT", "120")),
+        "DISPATCH_MAX_PIXELS": int(os.environ.get("DISPATCH_MAX_PIXELS", "60000000")),
         # Originals of received dispatches, named by their sha256 (app/dispatches/service.py).
         "DISPATCHES_DIR": Path(os.environ.get("DISPATCHES_DIR", instance_path / "dispatches")),
         # No request body may be larger than a dispatch upload and its form (an upload is the

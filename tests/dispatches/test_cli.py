@@ -6,7 +6,7 @@ import json
 
 from app.dispatches.reader import FIELDS
 from tests.dispatches.cases import NO_NUMBER
-from tests.dispatches.render import render_pdf, seed_text
+from tests.dispatches.render import render_pdf, render_scanned_pdf, seed_text
 
 
 def test_read_prints_the_fields_as_json(runner, tmp_path):
@@ -70,3 +70,13 @@ def test_dispatch_without_number_prints_fields_then_exits_1(runner, tmp_path):
     assert result.exit_code == 1
     assert '"number": null' in result.output
     assert "cảnh báo: Văn bản không có số" in result.output
+
+
+def test_scan_without_ocr_installed_exits_1_saying_what_to_install(app, runner, tmp_path):
+    app.config["TESSERACT_BINARY"] = str(tmp_path / "khong-co-tesseract")
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(render_scanned_pdf("Số: 1/UBND-VX\nKính gửi: các xã.", dpi=100))
+    result = runner.invoke(args=["dispatches", "read", str(path)])
+    assert result.exit_code == 1
+    assert "OCR chưa được cài đặt" in result.output
+    assert "tesseract-ocr và tesseract-ocr-vie" in result.output
