@@ -422,7 +422,7 @@ def extract_image(data: bytes, limits: Limits | None = None, kind: str = "png") 
         pages=[page.text],
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
-        warnings=["Chữ được nhận dạng từ ảnh (OCR): hãy đối chiếu với bản gốc."],
+        # No warning of its own: the reader flags every OCR text (problem "ocr").
         ocr=True,
         ocr_pages=[1],
         ocr_confidence=page.confidence,

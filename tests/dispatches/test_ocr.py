@@ -118,7 +118,7 @@ def test_phone_photo_is_turned_upright_by_its_exif_tag(tesseract):
     assert stored.width > stored.height  # stored on its side, as the phone wrote it
     extracted = extract_file(photo, "anh-chup.jpg")
     assert extracted.kind == "jpeg" and extracted.ocr and extracted.ocr_pages == [1]
-    assert extracted.warnings == ["Chữ được nhận dạng từ ảnh (OCR): hãy đối chiếu với bản gốc."]
+    assert extracted.warnings == []  # the reader's "ocr" problem says it once
     dispatch = read_file(photo, "anh-chup.jpg")
     assert (dispatch.number, dispatch.code, dispatch.date) == (855, "BCĐ-TBTTTT", "2021-08-30")
     assert dispatch.place == "Bình Thuận"
