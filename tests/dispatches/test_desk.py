@@ -19,7 +19,7 @@ from app.extensions import db
 from app.org.models import Unit
 from app.scripts.models import Priority, Script, ScriptStatus
 from tests.dispatches.render import render_pdf, seed_text
-from tests.factories import make_station
+from tests.factories import make_station, make_unit
 
 SEED_SUBJECT = (
     "đẩy mạnh truyền thông chiến dịch tiêm vắc xin và cài đặt Sổ sức khỏe điện tử để theo dõi "
@@ -681,3 +681,49 @@ def test_helper_makes_a_confirmed_dispatch_with_two_drafts(app, users, org):
     assert d.status == DispatchStatus.CONFIRMED
     assert [s.dispatch_id for s in scripts] == [d.id, d.id]
     assert [u.code for u in d.targets] == ["C", "D"]
+
+
+def test_docx_upload_is_read_and_kept_with_its_type(app, login_as):
+    from tests.dispatches.render import seed_docx
+
+    data = seed_docx()
+    response = upload(login_as("writer"), data, name="cong-van-855.docx")
+    assert response.status_code == 302
+    d = db.session.scalar(select(Dispatch))
+    assert (d.file_kind, d.number, d.code, d.signer_name) == ("docx", 855, "BCĐ-TBTTTT", "Dương Tự")
+    assert d.media_type.endswith("wordprocessingml.document")
+    assert (service.originals_dir() / d.sha256).read_bytes() == data
+
+
+def test_targets_are_suggested_by_name_station_and_level_never_from_copies(app, users, org):
+    make_unit("D3", "Huyện Tuy Phong", parent=org.province, level="Huyện")
+    make_station(
+        org.other_district, "LGI-TT", "Trung tâm Văn hóa - Thông tin - Thể thao thị xã La Gi"
+    )
+    d = Dispatch(unit=org.province, addressees=["UBND các huyện, thị xã"], distribution=[])
+    names = sorted(u.name for u in service.suggest_targets(d, users["supervisor"]))
+    assert names == ["Huyện Tuy Phong", "Thị xã La Gi"]
+    d = Dispatch(
+        unit=org.province,
+        addressees=[],
+        distribution=[
+            "Trung tâm Văn hóa - Thông tin - Thể thao thị xã La Gi",
+            "UBND thành phố Phan Thiết (b/c)",
+            "Lưu: VT, Phường Phú Thủy",
+        ],
+    )
+    assert [u.code for u in service.suggest_targets(d, users["supervisor"])] == ["D2"]
+    # Nothing named: the receiving unit acts itself.
+    d = Dispatch(unit=org.district, addressees=["Các cơ quan báo chí"], distribution=[])
+    assert service.suggest_targets(d, users["writer"]) == [org.district]
+
+
+def test_issuer_names_are_written_as_a_sentence_writes_them():
+    assert service.spoken_name("ỦY BAN NHÂN DÂN HUYỆN HÀM THUẬN BẮC", "") == (
+        "Ủy ban nhân dân huyện Hàm Thuận Bắc"
+    )
+    assert service.spoken_name("UBND THÀNH PHỐ PHAN THIẾT", "") == "UBND thành phố Phan Thiết"
+    assert service.spoken_name("SỞ Y TẾ", "… theo đề nghị của Sở Y tế, …") == "Sở Y tế"
+    assert service.spoken_name("Sở Y tế", "") == "Sở Y tế"
+    assert service.suggested_priority("THƯỢNG KHẨN") == Priority.HIGH
+    assert service.suggested_priority("") == Priority.NORMAL
