@@ -942,15 +942,23 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str, bool | Non
         served = load["syncs_per_s"] >= load["wanted_syncs_per_s"] * 0.97
         target = k == 0
         rows += [
+            # A sync is what StationAgent.sync() does each time: the plan asked with its ETag
+            # (answered 304) and the health report; the target is on the two together.
             (
                 f"{load['agents']:,} agents every {load['period_s']:.0f} s: unchanged-plan sync "
-                f"p99 ({unchanged:,} × 304)",
+                f"p99, plan 304 + health ({unchanged:,} syncs)",
                 f"< {TARGET_SYNC_P99_MS:.0f} ms" if target else "",
-                f"{load['plan_p99_ms']} ms (p50 {load['plan_p50_ms']}, p95 "
-                f"{load['plan_p95_ms']}, max {load['plan_max_ms']})",
-                load["plan_p99_ms"] < TARGET_SYNC_P99_MS and unchanged == load["syncs"]
+                f"{load['sync_p99_ms']} ms (p50 {load['sync_p50_ms']})",
+                load["sync_p99_ms"] < TARGET_SYNC_P99_MS and unchanged == load["syncs"]
                 if target
                 else None,
+            ),
+            (
+                "  the plan request alone (304)",
+                "",
+                f"p99 {load['plan_p99_ms']} ms (p50 {load['plan_p50_ms']}, p95 "
+                f"{load['plan_p95_ms']}, max {load['plan_max_ms']})",
+                None,
             ),
             (
                 "  syncs/s asked for and served (each sync = plan + health)",
