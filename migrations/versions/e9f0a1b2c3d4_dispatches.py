@@ -78,17 +78,19 @@ def upgrade():
         sa.ForeignKeyConstraint(["unit_id"], ["units.id"]),
         sa.PrimaryKeyConstraint("dispatch_id", "unit_id"),
     )
-    with op.batch_alter_table("scripts") as batch:
-        batch.add_column(sa.Column("dispatch_id", sa.Integer(), nullable=True))
-        batch.create_index("ix_scripts_dispatch_id", ["dispatch_id"])
-        batch.create_foreign_key("fk_scripts_dispatch", "dispatches", ["dispatch_id"], ["id"])
+    # ADD COLUMN with an inline, named foreign key, which SQLite and PostgreSQL both accept: a
+    # batch (copy-and-move) of scripts would drop a table other tables' rows refer to.
+    op.execute(
+        "ALTER TABLE scripts ADD COLUMN dispatch_id INTEGER "
+        "CONSTRAINT fk_scripts_dispatch REFERENCES dispatches(id)"
+    )
+    op.create_index("ix_scripts_dispatch_id", "scripts", ["dispatch_id"])
 
 
 def downgrade():
-    with op.batch_alter_table("scripts") as batch:
-        batch.drop_constraint("fk_scripts_dispatch", type_="foreignkey")
-        batch.drop_index("ix_scripts_dispatch_id")
-        batch.drop_column("dispatch_id")
+    op.drop_index("ix_scripts_dispatch_id", table_name="scripts")
+    # Drops its foreign key with it (SQLite 3.35+ and PostgreSQL).
+    op.execute("ALTER TABLE scripts DROP COLUMN dispatch_id")
     op.drop_table("dispatch_targets")
     op.drop_index("ix_dispatches_unit_received", table_name="dispatches")
     op.drop_index("ix_dispatches_sha256", table_name="dispatches")
