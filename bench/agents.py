@@ -18,8 +18,8 @@ bench's own. Then, over real HTTP:
 
 1. every agent fetches its plan once (the ETag it keeps); then, for each of --periods, for
    --duration seconds each agent syncs every that many seconds from a random start, as
-   StationAgent.sync() does while airing: GET /api/v1/agent/plan?days=7 with If-None-Match
-   (answered 304) and POST /api/v1/agent/health. A new connection per request (gunicorn's sync
+   StationAgent.sync() does while airing: POST /api/v1/agent/sync with the health report and
+   the ETag held (answered 204, the plan unchanged). A new connection per request (gunicorn's sync
    workers close each one). The RSS (and PSS) and CPU time of gunicorn's master and workers
    are read every second meanwhile. The 30 s target applies to the first period;
 2. the full 7-day plan of the station with the most airings, fetched 20 times;
@@ -524,8 +524,6 @@ def bench_syncs(
     due: list[tuple[float, int]] = [(start + rng.uniform(0, period), i) for i in range(n)]
     heapq.heapify(due)
     end = start + args.duration
-    plan_s: list[float] = []
-    health_s: list[float] = []
     sync_s: list[float] = []
     lag_s: list[float] = []
     statuses: dict[str, int] = {}
@@ -534,29 +532,18 @@ def bench_syncs(
 
     def one_sync(i: int, due_at: float) -> None:
         lag = time.monotonic() - due_at
+        body = {"health": health_body(datetime.now(UTC)), "plan_etag": etags[i].strip('"')}
         try:
-            plan = call(
-                port, "GET", PLAN_PATH, {**bearer(credentials[i]), "If-None-Match": etags[i]}
-            )
-            health = call(
-                port,
-                "POST",
-                "/api/v1/agent/health",
-                bearer(credentials[i]),
-                health_body(datetime.now(UTC)),
-            )
+            answer = call(port, "POST", "/api/v1/agent/sync", bearer(credentials[i]), body)
         except OSError as exc:
             with lock:
                 errors.append(f"{type(exc).__name__}: {exc}")
             return
         with lock:
             lag_s.append(lag)
-            plan_s.append(plan.seconds)
-            health_s.append(health.seconds)
-            sync_s.append(plan.seconds + health.seconds)
-            for name, answer in (("plan", plan), ("health", health)):
-                key = f"{name} {answer.status}"
-                statuses[key] = statuses.get(key, 0) + 1
+            sync_s.append(answer.seconds)
+            key = f"sync {answer.status}"
+            statuses[key] = statuses.get(key, 0) + 1
 
     memory = MemorySampler(master)
     idle = memory.sample()
@@ -578,13 +565,13 @@ def bench_syncs(
     client_cpu = time.process_time() - client_cpu
     rss = [s[0] for s in memory.samples] or [idle[0]]
     pss = [s[1] for s in memory.samples] or [idle[1]]
-    syncs = len(plan_s)
+    syncs = len(sync_s)
     return {
         "agents": n,
         "period_s": period,
         "duration_s": round(dispatched - start, 1),
         "syncs": syncs,
-        "requests": 2 * syncs,
+        "requests": syncs,
         "offered_syncs_per_s": round(submitted / (dispatched - start), 1),
         # Served: every sync asked for, answered, over the time until the last answer.
         "syncs_per_s": round(syncs / (finished - start), 1),
@@ -597,14 +584,10 @@ def bench_syncs(
         "statuses": statuses,
         "errors": errors[:5],
         "n_errors": len(errors),
-        "plan_p50_ms": ms(percentile(plan_s, 50)),
-        "plan_p95_ms": ms(percentile(plan_s, 95)),
-        "plan_p99_ms": ms(percentile(plan_s, 99)),
-        "plan_max_ms": ms(max(plan_s)),
-        "health_p50_ms": ms(percentile(health_s, 50)),
-        "health_p99_ms": ms(percentile(health_s, 99)),
         "sync_p50_ms": ms(percentile(sync_s, 50)),
+        "sync_p95_ms": ms(percentile(sync_s, 95)),
         "sync_p99_ms": ms(percentile(sync_s, 99)),
+        "sync_max_ms": ms(max(sync_s)),
         "dispatch_lag_p99_ms": ms(percentile(lag_s, 99)),
         "processes": idle[2],
         "rss_idle_mb": round(idle[0] / 1024, 1),
@@ -938,30 +921,24 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str, bool | Non
     one, many = report["ingest_one"], report["ingest_many"]
     rows: list[tuple[str, str, str, bool | None]] = []
     for k, load in enumerate(report["loads"]):
-        unchanged = load["statuses"].get("plan 304", 0)
+        unchanged = load["statuses"].get("sync 204", 0)
         served = load["syncs_per_s"] >= load["wanted_syncs_per_s"] * 0.97
         target = k == 0
         rows += [
-            # A sync is what StationAgent.sync() does each time: the plan asked with its ETag
-            # (answered 304) and the health report; the target is on the two together.
+            # A sync is what StationAgent.sync() does each time it finds the plan unchanged:
+            # one POST sync carrying the health report and the ETag held, answered 204.
             (
                 f"{load['agents']:,} agents every {load['period_s']:.0f} s: unchanged-plan sync "
-                f"p99, plan 304 + health ({unchanged:,} syncs)",
+                f"p99, health report + ETag answered 204 ({unchanged:,} syncs)",
                 f"< {TARGET_SYNC_P99_MS:.0f} ms" if target else "",
-                f"{load['sync_p99_ms']} ms (p50 {load['sync_p50_ms']})",
+                f"{load['sync_p99_ms']} ms (p50 {load['sync_p50_ms']}, p95 "
+                f"{load['sync_p95_ms']}, max {load['sync_max_ms']})",
                 load["sync_p99_ms"] < TARGET_SYNC_P99_MS and unchanged == load["syncs"]
                 if target
                 else None,
             ),
             (
-                "  the plan request alone (304)",
-                "",
-                f"p99 {load['plan_p99_ms']} ms (p50 {load['plan_p50_ms']}, p95 "
-                f"{load['plan_p95_ms']}, max {load['plan_max_ms']})",
-                None,
-            ),
-            (
-                "  syncs/s asked for and served (each sync = plan + health)",
+                "  syncs/s asked for and served (one request each)",
                 f">= {load['wanted_syncs_per_s']}/s" if target else "",
                 f"offered {load['offered_syncs_per_s']}/s for {load['duration_s']} s, served "
                 f"{load['syncs_per_s']}/s ({load['syncs']:,} syncs, {load['requests']:,} "
@@ -970,11 +947,11 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str, bool | Non
                 served and load["n_errors"] == 0 if target else None,
             ),
             (
-                "  health report in the same sync; CPU",
+                "  CPU",
                 "",
-                f"health p50 {load['health_p50_ms']} ms, p99 {load['health_p99_ms']}; gunicorn "
-                f"CPU {load['server_cpu_ms_per_sync']} ms a sync ({load['server_cpu_share']:.0%}"
-                f" of the machine), load generator {load['client_cpu_share']:.0%}; "
+                f"gunicorn CPU {load['server_cpu_ms_per_sync']} ms a sync "
+                f"({load['server_cpu_share']:.0%} of the machine), load generator "
+                f"{load['client_cpu_share']:.0%}; "
                 f"{load['workers_replaced']} workers replaced (max_requests)",
                 None,
             ),

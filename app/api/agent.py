@@ -24,6 +24,7 @@ from app.api.schemas import (
     LogBatchIn,
     PayloadTooLarge,
     ReleaseIn,
+    SyncIn,
     read_body,
     read_object,
     read_query,
@@ -360,7 +361,13 @@ def report_health():
     """Report the agent's health: version, plan held, audio missing, output, disk, clock."""
     data = read_body(HealthIn, "Báo cáo tình trạng máy trạm thiếu trường hoặc sai kiểu.")
     received = clock.now()
-    offset = health.record_health(
+    offset = _record(data, received)
+    return {"received_at": received.isoformat(), "clock_offset_s": offset}
+
+
+def _record(data: HealthIn, received) -> float:
+    """Keep a health report as the agent's latest (and commit); its clock offset."""
+    return health.record_health(
         current_agent(),
         health.HealthReport(
             agent_version=data.agent_version,
@@ -375,4 +382,31 @@ def report_health():
         ),
         received,
     )
-    return {"received_at": received.isoformat(), "clock_offset_s": offset}
+
+
+@bp.post("/sync")
+@operation(
+    blueprint=bp.name,
+    body=SyncIn,
+    security=AGENT_AUTH,
+    extra_statuses=(204, 403),
+    response={JSON: {"schema": PLAN_SCHEMA}},
+)
+def sync():
+    """One sync in one request: the health report and the ETag of the plan held; answered
+    with the plan (200, as GET /plan) when it changed, 204 when the agent's copy is current.
+    Both carry the plan's ETag, and the report's receipt time and clock offset in the headers
+    Loa-Received-At and Loa-Clock-Offset."""
+    data = read_body(SyncIn, "Yêu cầu đồng bộ thiếu trường hoặc sai kiểu.")
+    received = clock.now()
+    raw, digest = service.plan_document(
+        current_agent(), data.days, received, held=lambda held: held == data.plan_etag
+    )
+    offset = _record(data.health, received)
+    response = Response(status=204) if raw is None else Response(raw, mimetype="application/json")
+    response.set_etag(digest)
+    response.headers["Loa-Received-At"] = received.isoformat()
+    response.headers["Loa-Clock-Offset"] = f"{offset:.3f}"
+    response.cache_control.private = True
+    response.cache_control.no_store = True
+    return response

@@ -26,6 +26,7 @@ ERROR_STATUSES = {
 }
 SUCCESS_STATUSES = {
     "206": "Một phần của tệp (Range).",
+    "204": "Không có nội dung: bản máy khách đang giữ vẫn là bản mới nhất.",
     "304": "Không đổi từ bản máy khách đang giữ (If-None-Match).",
 }
 ERROR_SCHEMA = {
@@ -160,8 +161,9 @@ def build_openapi(app: Flask) -> dict:
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             ok = {"description": "OK", "content": op.response}
             responses = {str(s): ok for s in (op.status, *op.extra_statuses) if s < 400}
-            if "304" in responses:
-                responses["304"] = {"description": SUCCESS_STATUSES["304"]}
+            for bare in ("204", "304"):
+                if bare in responses:
+                    responses[bare] = {"description": SUCCESS_STATUSES[bare]}
             if "206" in responses:
                 responses["206"] = {"description": SUCCESS_STATUSES["206"], "content": op.response}
             statuses = {"400", "401", "404", "422"}

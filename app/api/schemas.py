@@ -829,3 +829,11 @@ class HealthIn(Schema):
     disk_free_bytes: Bytes
     disk_total_bytes: Bytes
     agent_time: AgentInstant
+
+
+class SyncIn(Schema):
+    """Body of POST /agent/sync: the health report and the ETag of the plan held."""
+
+    health: HealthIn
+    plan_etag: Annotated[StrictStr, Field(pattern=r"^([0-9a-f]{64})?$")] = ""
+    days: Annotated[StrictInt, Field(ge=1, le=MAX_PLAN_DAYS)] = DEFAULT_PLAN_DAYS

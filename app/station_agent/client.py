@@ -88,6 +88,8 @@ class Client:
         self.credential = credential
         self.http = session or requests.Session()
         self.http.headers["User-Agent"] = USER_AGENT
+        # Whether the server has POST sync (cleared when an older server does not).
+        self.has_sync = True
 
     def _url(self, path: str) -> str:
         return f"{self.server}/api/v1/agent/{path}"
@@ -120,6 +122,11 @@ class Client:
         response = self._call("GET", "plan", params={"days": days}, headers=headers)
         if response.status_code == 304:
             return Plan(None, etag)
+        return self._plan_answer(response)
+
+    @staticmethod
+    def _plan_answer(response: requests.Response) -> Plan:
+        """The plan a 200 carries, checked against its ETag; otherwise the server's error."""
         if response.status_code != 200:
             raise _error(response)
         try:
@@ -132,6 +139,25 @@ class Client:
         if received and hashlib.sha256(response.content).hexdigest() != received:
             raise ServerError("Lịch phát nhận về không khớp ETag (đường truyền lỗi); thử lại.")
         return Plan(document, received)
+
+    def sync(self, days: int, etag: str, report: dict[str, Any]) -> Plan:
+        """One sync in one request (POST sync): the health report and the ETag held; the plan
+        when it changed, Plan(None, etag) when the copy held is current.
+
+        A server older than the endpoint (404 or 405) is asked the old way instead: GET plan,
+        then POST health."""
+        if not self.has_sync:
+            plan = self.plan(days, etag)
+            self.health(report)
+            return plan
+        body = {"health": report, "plan_etag": etag, "days": days}
+        response = self._call("POST", "sync", json=body)
+        if response.status_code in (404, 405):  # the endpoint alone can answer neither
+            self.has_sync = False
+            return self.sync(days, etag, report)
+        if response.status_code == 204:
+            return Plan(None, response.headers.get("ETag", "").strip('"') or etag)
+        return self._plan_answer(response)
 
     def download(self, sha256: str, partial: Path, target: Path) -> int:
         """Fetch the audio file with this sha256 to target, resuming partial; bytes fetched.

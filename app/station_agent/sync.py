@@ -1,12 +1,13 @@
 """One station agent: its sync cycle (plan, audio, log, health) and the loop around it.
 
-A sync is: continue the server's chain if the local log is new; fetch the plan with the ETag
-of the copy held (304 when unchanged); fetch every audio file the plan needs that the cache
-lacks (resumed, verified by sha256, never fetched twice); apply the plan in one transaction;
-upload the log rows the server has not acknowledged, in batches; report health. A failed
-sync is tried again after a backoff that doubles up to MAX_BACKOFF_S, with jitter so that a
-district's agents coming back after an outage do not all call at once. Airing never waits on
-any of it: the playout core runs in its own thread on the local database.
+A sync is: continue the server's chain if the local log is new; send the health report with
+the ETag of the plan held, in one request (answered 204 when the plan is unchanged); fetch
+every audio file the plan needs that the cache lacks (resumed, verified by sha256, never
+fetched twice); apply the plan in one transaction; upload the log rows the server has not
+acknowledged, in batches; after a new plan, report health again (what it left held and
+missing). A failed sync is tried again after a backoff that doubles up to MAX_BACKOFF_S, with
+jitter so that a district's agents coming back after an outage do not all call at once.
+Airing never waits on any of it: the playout core runs in its own thread on the local database.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ class StationAgent:
             try:
                 self._continue_chain()
                 etag = self.settings.plan_etag if self._plan_fresh else ""
-                plan = self.client.plan(self.days, etag)
+                # One request when nothing changed: the health report goes with the ETag.
+                plan = self.client.sync(self.days, etag, self.health())
                 if plan.document is not None:
                     result.plan_changed = True
                     complete = self._fetch_audio(plan.document, result)
@@ -113,7 +115,8 @@ class StationAgent:
                     self._airing(False)  # switched back: stop before sending the last rows
                 self._upload(result)
                 self._release()
-                self._report_health(result)
+                if result.plan_changed:
+                    self._report_health(result)  # what the new plan left: held, missing
             except ServerError as exc:
                 if exc.code == "agent_revoked":
                     self.revoked = exc.message

@@ -14,18 +14,29 @@ from app.auth.service import create_token
 from app.extensions import db
 from app.org.models import PlayoutMode
 from tests.agents.conftest import foreign_script, schedule_on
+from tests.agents.test_health import report
 from tests.api.conftest import assert_error
 
-ENDPOINTS = ("plan", "audio")
+ENDPOINTS = ("plan", "audio", "sync")
+SYNC = "/api/v1/agent/sync"
 
 
 def path(endpoint: str, sha: str) -> str:
-    return {"plan": "/api/v1/agent/plan", "audio": f"/api/v1/agent/audio/{sha}"}[endpoint]
+    return {
+        "plan": "/api/v1/agent/plan",
+        "audio": f"/api/v1/agent/audio/{sha}",
+        "sync": SYNC,
+    }[endpoint]
 
 
 def call(client, url: str, credential: str | None = None, scheme: str = "Bearer"):
+    """GET the URL (POST a sync with a healthy report) with that credential."""
     headers = {"Authorization": f"{scheme} {credential}"} if credential is not None else {}
-    with client.get(url, headers=headers) as response:
+    if url == SYNC:
+        response = client.post(url, headers=headers, json={"health": report()})
+    else:
+        response = client.get(url, headers=headers)
+    with response:
         response.get_data()
     return response
 

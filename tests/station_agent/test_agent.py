@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from app.agents import service
-from app.agents.models import Agent
+from app.agents.models import Agent, AgentHealth
 from app.broadcast.models import BroadcastLog, LogStatus
 from app.extensions import db
 from app.playout import runner
@@ -44,6 +46,65 @@ def test_agent_pulls_its_plan_and_audio_once_and_an_unchanged_plan_costs_a_304(d
     assert {a.station_id for a in airings} == {desk.commune.id}
     files = list(agent.state.audio.glob("*.wav"))
     assert [f.name for f in files] == [f"{desk.script.approved_render.audio_sha256}.wav"]
+
+
+class Recorder:
+    """Wraps an agent's HTTP session: the (method, path, status) of every request it makes;
+    paths in `missing` are answered 404, as a server older than them would."""
+
+    def __init__(self, agent, missing: tuple[str, ...] = ()) -> None:
+        self.calls: list[tuple[str, str, int]] = []
+        self.missing = missing
+        self._request = agent.client.http.request
+        agent.client.http.request = self
+
+    def __call__(self, method, url, **kwargs):
+        path = urlsplit(url).path
+        if path in self.missing:
+            response = requests.Response()
+            response.status_code = 404
+            response._content = b'{"error":"http_404","message":"Not found","fields":{}}'
+            response.headers["Content-Type"] = "application/json"
+        else:
+            response = self._request(method, url, **kwargs)
+        self.calls.append((method, path, response.status_code))
+        return response
+
+
+def test_an_unchanged_plan_costs_one_request_that_carries_the_health_report(desk, make_agent):
+    agent = make_agent(desk.commune)
+    calls = Recorder(agent).calls
+
+    agent.sync()
+    first = list(calls)
+    calls.clear()
+    agent.sync()
+
+    assert first[1] == ("POST", "/api/v1/agent/sync", 200)  # after the chain head
+    assert first[-1] == ("POST", "/api/v1/agent/health", 200)  # what the new plan left
+    assert calls == [("GET", "/api/v1/agent/log", 200), ("POST", "/api/v1/agent/sync", 204)]
+    db.session.expire_all()
+    kept = db.session.get(AgentHealth, agent.settings.agent_id)
+    assert kept.plan_until is not None and kept.audio_missing == 0
+
+
+def test_against_a_server_without_sync_the_agent_asks_the_old_way(desk, make_agent):
+    agent = make_agent(desk.commune)
+    calls = Recorder(agent, missing=("/api/v1/agent/sync",)).calls
+
+    first = agent.sync()
+    calls.clear()
+    again = agent.sync()
+
+    assert first.plan_changed and first.downloaded == 1 and not again.plan_changed
+    # Asked once; from then on only the old pair: GET plan (304) and POST health.
+    assert calls == [
+        ("GET", "/api/v1/agent/log", 200),
+        ("GET", "/api/v1/agent/plan", 304),
+        ("POST", "/api/v1/agent/health", 200),
+    ]
+    db.session.expire_all()
+    assert db.session.get(AgentHealth, agent.settings.agent_id) is not None
 
 
 def test_agent_airs_offline_and_its_rows_reach_the_servers_chain(desk, make_agent, served, clock):
