@@ -85,6 +85,10 @@ def build_config(instance_path: Path) -> dict:
         # largest thing Loa takes in); the dispatch desk answers a larger one with its own page.
         "MAX_CONTENT_LENGTH": int(os.environ.get("DISPATCH_MAX_BYTES", str(20 * 1024 * 1024)))
         + 1024 * 1024,
+        # Recorded spots (app/speech/recording.py): the longest recording and the largest
+        # upload taken; the recording routes raise the request limit to this size themselves.
+        "RECORDING_MAX_SECONDS": float(os.environ.get("RECORDING_MAX_SECONDS", "1800")),
+        "RECORDING_MAX_MB": float(os.environ.get("RECORDING_MAX_MB", "100")),
         "DISPLAY_TIMEZONE": "Asia/Ho_Chi_Minh",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -627,6 +627,10 @@ def render_for_submission(script: Script) -> Render:
             "rồi mới gửi duyệt.",
             {"render": "Cần tạo âm thanh trước."},
         )
+    if render.engine == "recording":
+        # A person read the version aloud: the lexicon does not change their voice. It is of
+        # the current version (latest_done_render), which is what must hold.
+        return render
     if render.spoken_sha256 != spoken_for(script).sha256:
         raise ValidationError(
             "Văn bản đọc đã thay đổi sau lần tạo âm thanh gần nhất (từ điển hoặc sửa tay). "
@@ -797,6 +801,9 @@ def remove_orphan_audio() -> list[Path]:
     if not root.is_dir():
         return []
     kept = {p for (p,) in db.session.execute(select(Render.audio_path)) if p}
+    from app.speech.recording import original_paths  # recording builds on this module
+
+    kept |= original_paths()
     # A queued or running render writes to <key[:2]>/<key>.<format>, through temporary files
     # in the same folder, and commits its path only once the file is in place.
     busy = set(
@@ -823,8 +830,11 @@ def authored_by(render: Render, actor: User) -> bool:
     """Tell whether the actor wrote what the render reads besides the version's body.
 
     A hand-typed spoken text is part of what listeners hear, and so is an intro line typed for
-    this render instead of the station's: their author may not approve them either.
+    this render instead of the station's: their author may not approve them either, nor may
+    the person who uploaded a recording.
     """
+    if render.engine == "recording":
+        return render.requested_by_id == actor.id
     if render.manual_spoken:
         authors = db.session.scalars(
             select(SpokenOverride.author_id).where(
