@@ -5,6 +5,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User
 from app.broadcast.models import BroadcastLog
 from app.dispatches.models import Dispatch, dispatch_targets
+from app.library.models import LibraryItem
 from app.org.models import BroadcastSession, Station, Unit
 from app.playout.lock import RunnerLock
 from app.portal.models import FeedToken
@@ -31,6 +32,7 @@ __all__ = [
     "EnrolmentCode",
     "FeedToken",
     "LexiconEntry",
+    "LibraryItem",
     "Render",
     "RunnerLock",
     "Schedule",

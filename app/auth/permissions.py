@@ -21,15 +21,29 @@ class Permission(str, Enum):
     SPEECH_RENDER = "speech.render"
     SCHEDULE_EDIT = "schedule.edit"
     PLAYOUT_CONTROL = "playout.control"
+    LIBRARY_VIEW = "library.view"
+    LIBRARY_EDIT = "library.edit"
     ADMIN = "admin"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.WRITER: frozenset(
-        {Permission.SCRIPT_VIEW, Permission.SCRIPT_EDIT, Permission.SPEECH_RENDER}
+        {
+            Permission.SCRIPT_VIEW,
+            Permission.SCRIPT_EDIT,
+            Permission.SPEECH_RENDER,
+            Permission.LIBRARY_VIEW,
+            Permission.LIBRARY_EDIT,
+        }
     ),
     Role.OPERATOR: frozenset(
-        {Permission.SCRIPT_VIEW, Permission.SCHEDULE_EDIT, Permission.PLAYOUT_CONTROL}
+        {
+            Permission.SCRIPT_VIEW,
+            Permission.SCHEDULE_EDIT,
+            Permission.PLAYOUT_CONTROL,
+            Permission.LIBRARY_VIEW,
+            Permission.LIBRARY_EDIT,
+        }
     ),
     Role.SUPERVISOR: frozenset(
         {
@@ -42,10 +56,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SPEECH_RENDER,
             Permission.SCHEDULE_EDIT,
             Permission.PLAYOUT_CONTROL,
+            # Supervisors hear and approve what others put together; they read the library.
+            Permission.LIBRARY_VIEW,
         }
     ),
     Role.ADMIN: frozenset(
-        {Permission.SCRIPT_VIEW, Permission.AUDIT_VIEW, Permission.LEXICON_EDIT, Permission.ADMIN}
+        {
+            Permission.SCRIPT_VIEW,
+            Permission.AUDIT_VIEW,
+            Permission.LEXICON_EDIT,
+            Permission.LIBRARY_VIEW,
+            Permission.LIBRARY_EDIT,
+            Permission.ADMIN,
+        }
     ),
 }
 
@@ -60,6 +83,11 @@ DENIED_MESSAGES = {
     Permission.SCHEDULE_EDIT: "Chỉ nhân viên đài và người duyệt mới được lập hoặc sửa lịch phát.",
     Permission.PLAYOUT_CONTROL: (
         "Chỉ nhân viên đài và người duyệt mới được phát ngay, bỏ qua hoặc ghi lượt đọc trực tiếp."
+    ),
+    Permission.LIBRARY_VIEW: "Bạn không có quyền xem thư viện âm thanh.",
+    Permission.LIBRARY_EDIT: (
+        "Chỉ cán bộ biên soạn, kỹ thuật viên phát thanh và quản trị viên mới được thêm, sửa "
+        "hoặc lưu trữ mục trong thư viện âm thanh."
     ),
     Permission.ADMIN: "Chỉ quản trị viên mới vào được trang này.",
 }

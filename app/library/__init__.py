@@ -1,0 +1,1 @@
+"""The audio library: jingles, music beds, station idents and recorded programmes for reuse."""
