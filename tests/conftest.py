@@ -4,13 +4,17 @@ when told, and a logged-in client per role."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from flask import g
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
+from werkzeug.routing import Rule
 
 from app import create_app
 from app.auth.models import Role, User
@@ -73,6 +77,55 @@ def _fresh_postgres() -> None:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+# Creating the schema on SQLite (tables, indexes, the search index's triggers) takes about 60 ms;
+# copying a file that already holds it takes well under one. The first test of each process
+# builds the template; every test after gets its own copy of it.
+_sqlite_template: Path | None = None
+
+
+def _sqlite_from_template(path: Path) -> bool:
+    """Copy the schema template to path, if this process has one yet."""
+    if _sqlite_template is None:
+        return False
+    shutil.copyfile(_sqlite_template, path)
+    return True
+
+
+def _keep_sqlite_template(app, path: Path) -> None:
+    """Create the schema in the app's database at path and keep a copy as the template."""
+    global _sqlite_template
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+    template = Path(tempfile.mkdtemp(prefix="loa-schema-")) / "template.sqlite3"
+    shutil.copyfile(path, template)
+    _sqlite_template = template
+
+
+# Every test builds its app, and Werkzeug compiles a URL builder for each of the app's ~640
+# rules (an AST, compiled and executed: about 100 ms an app). The builder is a plain function
+# of the rule's parts, which the rule binds to itself, so rules with the same parts can share
+# one: build each once per process. Test-only; the server builds its app once.
+_BUILDERS: dict[tuple, object] = {}
+_compile_builder = Rule._compile_builder
+
+
+def _shared_builder(self, append_unknown: bool = True):
+    try:
+        converters = tuple((name, repr(vars(c))) for name, c in self._converters.items())
+        defaults = repr(sorted((self.defaults or {}).items()))
+        key = (append_unknown, tuple(self._trace), converters, defaults)
+    except TypeError:
+        return _compile_builder(self, append_unknown)
+    builder = _BUILDERS.get(key)
+    if builder is None:
+        builder = _BUILDERS[key] = _compile_builder(self, append_unknown)
+    return builder
+
+
+Rule._compile_builder = _shared_builder
+
+
 class IsolatedClient(FlaskClient):
     """A test client that starts every request with an empty flask.g.
 
@@ -106,8 +159,15 @@ def build_test_app(tmp_path, clock: FixedClock, **overrides):
         "CLOCK": clock,
         **overrides,
     }
+    default_sqlite = not TEST_DATABASE_URL and "SQLALCHEMY_DATABASE_URI" not in overrides
+    copied = default_sqlite and _sqlite_from_template(tmp_path / "loa.sqlite3")
     app = create_app(config)
     app.test_client_class = IsolatedClient
+    if copied:
+        return app
+    if default_sqlite:
+        _keep_sqlite_template(app, tmp_path / "loa.sqlite3")
+        return app
     with app.app_context():
         if TEST_DATABASE_URL:
             _fresh_postgres()
