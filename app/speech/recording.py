@@ -60,12 +60,17 @@ def request_limit() -> int:
     return max_bytes() + MB
 
 
+def size_text(size: float) -> str:
+    """A size as the officer reads it: '100 MB', or '30 KB' under a megabyte."""
+    return f"{size / MB:.0f} MB" if size >= MB else f"{max(1, round(size / 1024))} KB"
+
+
 def too_large(size: int | None = None) -> RecordingRefused:
     """The refusal of an upload over RECORDING_MAX_MB."""
-    said = f" ({size / MB:.0f} MB)" if size else ""
+    said = f" ({size_text(size)})" if size else ""
     return RecordingRefused(
         "file_too_large",
-        f"Tệp ghi âm quá lớn{said}: tối đa {max_bytes() // MB} MB. Không có gì được lưu; "
+        f"Tệp ghi âm quá lớn{said}: tối đa {size_text(max_bytes())}. Không có gì được lưu; "
         "hãy nén lại (ví dụ MP3 hoặc M4A) hoặc cắt ngắn bản ghi.",
         413,
     )
