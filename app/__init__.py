@@ -127,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth.views import bp as auth_bp
     from app.dispatches import report_views, views  # noqa: F401  (their routes join the bp)
     from app.dispatches.blueprint import bp as dispatches_bp
+    from app.library.views import bp as library_bp
     from app.org.views import bp as org_bp
     from app.portal import views as portal_views  # noqa: F401  (its routes join the bp)
     from app.portal.blueprint import bp as portal_bp
@@ -146,6 +147,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(agents_bp)
     app.register_blueprint(dispatches_bp)
+    app.register_blueprint(library_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(agent_api_bp)

@@ -32,7 +32,7 @@ def sounds(tmp_path_factory) -> dict[str, Path]:
     padded = "adelay=600:all=1,apad=pad_dur=0.6"
     files = {
         "jingle": _make(folder / "nhac-hieu.wav", chord, seconds=1.2, af=padded, codec=WAV),
-        "jingle_mp3": _make(folder / "nhac-hieu.mp3", chord, seconds=1.8, af=padded, codec=MP3),
+        "jingle_mp3": _make(folder / "nhac-hieu.mp3", chord, seconds=1.2, af=padded, codec=MP3),
         "bed": _make(
             folder / "nhac-nen.wav",
             "sine=frequency=220:sample_rate=44100",
