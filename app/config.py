@@ -120,6 +120,8 @@ def build_config(instance_path: Path) -> dict:
         "FFMPEG_BINARY": os.environ.get("FFMPEG_BINARY", ""),
         "GTTS_TIMEOUT": float(os.environ.get("GTTS_TIMEOUT", "10")),
         "GTTS_RETRIES": int(os.environ.get("GTTS_RETRIES", "3")),
+        # Piper voices: <name>.onnx + <name>.onnx.json pairs the station supplies (docs/speech.md)
+        "PIPER_VOICES_DIR": Path(os.environ.get("PIPER_VOICES_DIR", instance_path / "voices")),
         # Playout: how the runner airs spots, and how late a spot may still start.
         "PLAYOUT_OUTPUT": os.environ.get("PLAYOUT_OUTPUT", "simulate"),
         "PLAYOUT_SETTINGS": _env_json("PLAYOUT_SETTINGS"),

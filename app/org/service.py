@@ -190,6 +190,8 @@ def _check_playout(data: StationInput) -> None:
 
 def _check_speech(data: StationInput) -> None:
     """The station's speech defaults: a known engine and voice, sane loudness."""
+    from flask import current_app
+
     from app.speech.engines import ENGINES, EngineError, get_engine
 
     errors: dict[str, str] = {}
@@ -197,7 +199,8 @@ def _check_speech(data: StationInput) -> None:
         errors["speech_engine"] = "Không có bộ đọc này."
     elif data.speech_voice:
         try:
-            get_engine(data.speech_engine or "espeak").check_voice(data.speech_voice)
+            engine = get_engine(data.speech_engine or "espeak", current_app.config)
+            engine.check_voice(data.speech_voice)
         except EngineError as exc:
             errors["speech_voice"] = exc.message
     if not -30 <= data.target_lufs <= -10:

@@ -51,7 +51,7 @@ def normalize_command(unit_code: str | None) -> None:
 @speech_cli.command("render")
 @click.option("--text-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_path", required=True, type=click.Path(path_type=Path))
-@click.option("--engine", default=None, help="espeak (default) or gtts")
+@click.option("--engine", default=None, help="espeak (default), gtts or piper")
 @click.option("--voice", default=None, help="e.g. vi, vi-vn-x-central, vi-vn-x-south")
 @click.option("--speed", default=100, show_default=True, help="percent of the normal rate")
 @click.option("--intro", default="", help="intro line read before the text")
@@ -154,3 +154,5 @@ def engines_command() -> None:
             state = f"không dùng được: {exc.message}"
         voices = ", ".join(v.id for v in engine.voices())
         click.echo(f"{name}: {engine.label}; giọng: {voices}; {state}")
+        for notice in engine.notices():
+            click.echo(f"  - {notice}")

@@ -93,6 +93,18 @@ class SpeechEngine(ABC):
                 engine=self.name,
             )
 
+    def cache_token(self, voice: str) -> str:
+        """What else decides the audio besides text and options (e.g. a voice file's sha256)."""
+        return ""
+
+    def voice_warnings(self, voice: str) -> list[dict]:
+        """Warnings a render with this voice carries to its reviewer (e.g. another language)."""
+        return []
+
+    def notices(self) -> list[str]:
+        """Vietnamese notes for the voice picker (unusable voices, how to add one)."""
+        return []
+
 
 ENGINES: dict[str, type[SpeechEngine]] = {}
 
@@ -536,3 +548,7 @@ def _retry_after(response: requests.Response) -> float | None:
         return float(response.headers.get("Retry-After", ""))
     except ValueError:
         return None
+
+
+# Piper lives in its own module; importing it registers it after eSpeak NG and gTTS.
+from app.speech import piper as _piper  # noqa: E402, F401

@@ -27,6 +27,7 @@ class RenderOptions:
     intro_text: str = ""
     settings: AssemblySettings = field(default_factory=AssemblySettings)
     allow_fallback: bool = False
+    voice_revision: str = ""  # the engine's cache_token: e.g. the Piper voice files' sha256
 
     def key(self, spoken_text: str) -> str:
         """Cache key: the same text and options always give the same audio."""
@@ -38,6 +39,8 @@ class RenderOptions:
             "intro": self.intro_text,
             "settings": self.settings.as_dict(),
         }
+        if self.voice_revision:  # only then, so the keys of existing renders stay as they are
+            payload["voice_revision"] = self.voice_revision
         return sha256_text(json.dumps(payload, sort_keys=True, ensure_ascii=False))
 
 

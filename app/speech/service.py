@@ -423,6 +423,7 @@ def resolve_options(request: RenderRequest) -> RenderOptions:
     )
     voice = request.voice or ""
     engine = None
+    revision = ""
     if engine_name not in ENGINES:
         errors["engine"] = f"Không có bộ đọc “{engine_name}”."
     else:
@@ -432,6 +433,7 @@ def resolve_options(request: RenderRequest) -> RenderOptions:
         voice = voice or engine.default_voice
         try:
             engine.check_voice(voice)
+            revision = engine.cache_token(voice)
         except EngineError as exc:
             errors["voice"] = exc.message
     try:
@@ -461,6 +463,7 @@ def resolve_options(request: RenderRequest) -> RenderOptions:
         intro_text=intro,
         settings=settings,
         allow_fallback=bool(request.allow_fallback),
+        voice_revision=revision,
     )
 
 
@@ -518,6 +521,13 @@ def request_render(actor: User, script: Script, request: RenderRequest) -> Rende
     return render
 
 
+def _voice_warnings(options: RenderOptions) -> list[dict]:
+    """What the engine says the reviewer should know about the voice (e.g. another language)."""
+    if options.engine not in ENGINES:
+        return []
+    return get_engine(options.engine, current_app.config).voice_warnings(options.voice)
+
+
 def _new_render(
     actor: User | None,
     script: Script,
@@ -537,7 +547,7 @@ def _new_render(
         spoken_text=spoken.text,
         spoken_sha256=spoken.sha256,
         manual_spoken=spoken.manual,
-        warnings=spoken.warnings,
+        warnings=spoken.warnings + _voice_warnings(options),
         intro_text=options.intro_text,
         engine_requested=options.engine,
         allow_fallback=options.allow_fallback,

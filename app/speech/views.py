@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import select
@@ -60,10 +70,20 @@ def voice_choices() -> list[tuple[str, str]]:
     """One option per voice id, naming every engine that has it."""
     labels: dict[str, list[str]] = {}
     for name in ENGINES:
-        engine = get_engine(name)
+        engine = get_engine(name, current_app.config)
         for voice in engine.voices():
             labels.setdefault(voice.id, []).append(f"{voice.label} ({name})")
     return [(voice_id, " · ".join(names)) for voice_id, names in labels.items()]
+
+
+def engine_notices() -> list[tuple[str, list[str]]]:
+    """(engine label, notes) for the picker: unusable voices and why, how to add a voice."""
+    found = []
+    for name in ENGINES:
+        notes = get_engine(name, current_app.config).notices()
+        if notes:
+            found.append((ENGINES[name].label, notes))
+    return found
 
 
 def render_form(script: Script, formdata=None) -> RenderForm:
@@ -93,6 +113,7 @@ def panel_context(script: Script) -> dict:
         "latest_done": service.latest_done_render(script),
         "render_form": render_form(script),
         "spoken_form": SpokenForm(formdata=None, spoken=spoken.text),
+        "engine_notices": engine_notices(),
     }
 
 

@@ -161,7 +161,7 @@ def test_identical_render_request_is_answered_from_the_cache(api, users, org):
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        ({"engine": "piper"}, "engine"),
+        ({"engine": "festival"}, "engine"),
         ({"engine": 7}, "engine"),
         ({"voice": "en-us"}, "voice"),
         ({"speed": 10}, "speed"),

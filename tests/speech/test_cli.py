@@ -113,7 +113,7 @@ def test_render_to_a_wav_path_writes_wav(runner, tmp_path):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--engine", "piper"], "Không có bộ đọc “piper”"),
+        (["--engine", "festival"], "Không có bộ đọc “festival”"),
         (["--speed", "10"], "Tốc độ đọc phải từ 50% đến 200%."),
         (["--speed", "500"], "Tốc độ đọc phải từ 50% đến 200%."),
         (["--voice", "en-us"], "không có giọng “en-us”"),

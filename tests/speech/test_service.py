@@ -231,7 +231,7 @@ def test_text_that_reads_as_nothing_is_refused(users, org):
 @pytest.mark.parametrize(
     ("request_", "field"),
     [
-        (service.RenderRequest(engine="piper"), "engine"),
+        (service.RenderRequest(engine="festival"), "engine"),
         (service.RenderRequest(voice="en-us"), "voice"),
         (service.RenderRequest(speed=20), "speed"),
         (service.RenderRequest(settings={"repeats": 9}), "settings"),
