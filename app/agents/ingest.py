@@ -10,7 +10,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.agents.models import Agent
@@ -225,14 +225,14 @@ def _move_airings(station: Station, rows: list[SimpleNamespace]) -> int:
         )
         db.session.add(copy)
         copies[row.airing_key] = copy
-    if moves:
-        table = Airing.__table__
-        db.session.execute(
-            update(table)
-            .where(table.c.id == bindparam("moved_id"))
-            .values(status=bindparam("moved_status", type_=table.c.status.type)),
-            [{"moved_id": i, "moved_status": s} for i, s in moves.items()],
-        )
+    # One UPDATE per status the batch moves airings to (nearly all to "aired"), not one per
+    # airing.
+    by_status: dict[AiringStatus, list[int]] = {}
+    for airing_id, status in moves.items():
+        by_status.setdefault(status, []).append(airing_id)
+    table = Airing.__table__
+    for status, ids in by_status.items():
+        db.session.execute(update(table).where(table.c.id.in_(sorted(ids))).values(status=status))
     return len(copies)
 
 

@@ -533,14 +533,35 @@ def store_rows(rows: list[Any], received_at: datetime) -> None:
     table = BroadcastLog.__table__
     for row in rows:
         row.received_at = received_at
-    # One executemany without RETURNING (nothing needs the new ids), in pages of one size so
-    # the driver prepares the statement once: a thousand rows go in about ten times faster
-    # than adding them to the session one by one.
-    db.session.execute(
-        insert(table).execution_options(insertmanyvalues_page_size=INSERT_PAGE_ROWS),
-        [{c.name: getattr(row, c.name) for c in table.c if c.name != "id"} for row in rows],
-    )
+    columns = [c for c in table.c if c.name != "id"]
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        _copy_rows(connection, table, columns, rows)
+    else:
+        # One executemany without RETURNING (nothing needs the new ids), in pages of one size
+        # so the driver prepares the statement once.
+        db.session.execute(
+            insert(table).execution_options(insertmanyvalues_page_size=INSERT_PAGE_ROWS),
+            [{c.name: getattr(row, c.name) for c in columns} for row in rows],
+        )
     totals.add_rows(rows)
+
+
+def _copy_rows(connection, table, columns: list, rows: list[Any]) -> None:
+    """Insert rows with PostgreSQL's COPY, in the session's transaction: one statement for the
+    batch, a few times faster than an INSERT per row. Values pass through each column type's
+    own bind processing (enums as their values, times as aware UTC), as an INSERT's would."""
+    dialect = connection.dialect
+    processors = [c.type.bind_processor(dialect) for c in columns]
+    names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
+    driver = connection.connection.driver_connection
+    statement = f"COPY {table.name} ({names}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            values = [getattr(row, c.name) for c in columns]
+            copy.write_row(
+                [v if p is None else p(v) for v, p in zip(values, processors, strict=True)]
+            )
 
 
 # --- verification -----------------------------------------------------------------------
