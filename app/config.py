@@ -122,6 +122,7 @@ def build_config(instance_path: Path) -> dict:
         "GTTS_RETRIES": int(os.environ.get("GTTS_RETRIES", "3")),
         # Piper voices: <name>.onnx + <name>.onnx.json pairs the station supplies (docs/speech.md)
         "PIPER_VOICES_DIR": Path(os.environ.get("PIPER_VOICES_DIR", instance_path / "voices")),
+        "PIPER_PROBE_TIMEOUT": float(os.environ.get("PIPER_PROBE_TIMEOUT", "120")),
         # Playout: how the runner airs spots, and how late a spot may still start.
         "PLAYOUT_OUTPUT": os.environ.get("PLAYOUT_OUTPUT", "simulate"),
         "PLAYOUT_SETTINGS": _env_json("PLAYOUT_SETTINGS"),
