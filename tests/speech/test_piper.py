@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from app.auth.service import create_token
 from app.core.errors import ValidationError
 from app.extensions import db
 from app.org import service as org_service
@@ -342,3 +343,21 @@ def test_a_station_takes_a_piper_voice_as_its_default(app, voices, users, org):
     options = service.resolve_options(service.RenderRequest(station=station))
     assert (options.engine, options.voice) == ("piper", JOE)
     assert options.voice_revision == piper.fingerprint(_piper(app).voice_file(JOE))
+
+
+def test_the_api_renders_with_piper_and_names_why_a_voice_is_unusable(app, voices, users, org):
+    _corrupt_onnx(voices)
+    _, token = create_token(users["writer"], "test")
+    headers = {"Authorization": f"Bearer {token}"}
+    script = make_script(users["writer"], org.district, body=TEXT)
+    url = f"/api/v1/scripts/{script.id}/renders"
+    refused = app.test_client().post(
+        url, headers=headers, json={"engine": "piper", "voice": "hong"}
+    )
+    body = refused.get_json()
+    assert (refused.status_code, body["error"]) == (422, "validation_failed")
+    assert "hỏng hoặc không phải mô hình ONNX" in body["fields"]["voice"]
+    assert _count() == 0
+    queued = app.test_client().post(url, headers=headers, json={"engine": "piper", "voice": JOE})
+    assert queued.status_code == 202, queued.get_json()
+    assert (queued.get_json()["engine_requested"], queued.get_json()["voice"]) == ("piper", JOE)
