@@ -47,6 +47,9 @@ def test_an_upload_answers_201_with_the_mastered_measures(app, api, sounds):
     with api("supervisor").get(audio["url"]) as played:
         assert played.status_code == 200 and played.mimetype == "audio/mpeg"
         assert played.data == (service.library_dir() / f"{audio['sha256']}.mp3").read_bytes()
+    etag = {"If-None-Match": f'"{audio["sha256"]}"'}
+    with api("writer").get(audio["url"], headers=etag) as unchanged:
+        assert unchanged.status_code == 304
     again = post(api("writer"), sounds["jingle_mp3"], title="Lần hai")
     assert again.status_code == 200
     assert again.get_json()["id"] == body["id"] and again.get_json()["duplicate"] is True
