@@ -718,6 +718,12 @@ def run_render(render: Render) -> Render:
             _save_progress(render_id, fraction)
 
     try:
+        if _voice_changed_since_queued(render, options):
+            return _finish_failed(
+                render_id,
+                "Tệp giọng đọc đã được thay sau khi xếp hàng tạo âm thanh: "
+                "hãy bấm tạo âm thanh lại để dùng giọng mới.",
+            )
         produced = produce_audio(
             spoken_text,
             options,
@@ -747,6 +753,22 @@ def run_render(render: Render) -> Render:
     render.finished_at = clock.now()
     db.session.commit()
     return render
+
+
+def _voice_changed_since_queued(render: Render, options: RenderOptions) -> bool:
+    """Whether the voice files (a Piper model) changed since the key was made from them.
+
+    The audio would otherwise be kept under a key that names the old model. A voice that no
+    longer loads is left to the render itself, which fails or falls back with the reason.
+    """
+    if render.engine_requested not in ENGINES:
+        return False
+    try:
+        token = get_engine(render.engine_requested, current_app.config).cache_token(render.voice)
+    except EngineError:
+        return False
+    revised = replace(options, voice_revision=token)
+    return bool(token) and revised.key(render.spoken_text) != render.cache_key
 
 
 def _finish_failed(render_id: int, message: str) -> Render:

