@@ -162,6 +162,7 @@ def register_cli(app: Flask) -> None:
     from app.broadcast.cli import logs_cli
     from app.demo.cli import demo_cli
     from app.dispatches.cli import dispatches_cli
+    from app.library.cli import library_cli
     from app.org.cli import units_cli
     from app.push_cli import broker_cli
     from app.schedules.cli import scheduler_cli, schedules_cli
@@ -179,6 +180,7 @@ def register_cli(app: Flask) -> None:
         agents_cli,
         broker_cli,
         dispatches_cli,
+        library_cli,
         demo_cli,
     )
     for group in groups:
