@@ -104,19 +104,19 @@ def _keep_sqlite_template(app, path: Path) -> None:
 
 # Every test builds its app, and Werkzeug compiles a URL builder for each of the app's ~640
 # rules (an AST, compiled and executed: about 100 ms an app). The builder is a plain function
-# of the rule's parts, which the rule binds to itself, so rules with the same parts can share
-# one: build each once per process. Test-only; the server builds its app once.
+# of the rule's parts (its converters are looked up on the rule it is bound to), so rules with
+# the same parts can share one: build each once per process. Test-only; the server builds its
+# app once.
 _BUILDERS: dict[tuple, object] = {}
 _compile_builder = Rule._compile_builder
 
 
 def _shared_builder(self, append_unknown: bool = True):
-    try:
-        converters = tuple((name, repr(vars(c))) for name, c in self._converters.items())
-        defaults = repr(sorted((self.defaults or {}).items()))
-        key = (append_unknown, tuple(self._trace), converters, defaults)
-    except TypeError:
-        return _compile_builder(self, append_unknown)
+    defaults = self.defaults or {}
+    if any(dynamic and name in defaults for dynamic, name in self._trace):
+        return _compile_builder(self, append_unknown)  # a default the converter writes in
+    # The builder's signature names every default's key too.
+    key = (append_unknown, tuple(self._trace), tuple(sorted(map(str, defaults))))
     builder = _BUILDERS.get(key)
     if builder is None:
         builder = _BUILDERS[key] = _compile_builder(self, append_unknown)
