@@ -39,6 +39,14 @@ def size_text(size: int) -> str:
     return f"{size / MB:.0f} MB" if size >= MB else f"{max(1, round(size / 1024))} KB"
 
 
+def number(value: float | None, digits: int = 1) -> str:
+    """A measure the Vietnamese way: decimal comma and a real minus sign ("−16,4")."""
+    if value is None:
+        return "—"
+    text = f"{value:.{digits}f}".replace(".", ",")
+    return text.replace("-", "−") if text.strip("-0,") else text.lstrip("-")
+
+
 def upload_limit_text() -> str:
     """The largest upload the server takes, in words."""
     return size_text(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
@@ -109,6 +117,8 @@ def index():
         labels=KIND_LABELS,
         units=unit_choices(current_user.unit),
         may_add=can(current_user, Permission.LIBRARY_EDIT),
+        number=number,
+        format_seconds=format_seconds,
     )
 
 
@@ -179,6 +189,7 @@ def show(item_id: int):
         action_form=ActionForm(),
         history=history,
         format_seconds=format_seconds,
+        number=number,
     )
 
 
