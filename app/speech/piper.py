@@ -214,7 +214,7 @@ def scan_voices(folder: Path) -> list[PiperVoiceFile]:
 _LOCK = threading.Lock()
 _VERDICTS: dict[tuple, str] = {}
 _FINGERPRINTS: dict[tuple, str] = {}
-_LOADED: dict[Path, tuple[tuple, Any]] = {}
+_LOADED: dict[tuple[Path, Path], tuple[tuple, Any]] = {}
 
 _PROBLEMS = {
     "no_piper": "chưa cài gói piper-tts trên máy này: " + INSTALL_HINT,
@@ -232,7 +232,17 @@ _PROBLEMS = {
 def _files_key(voice: PiperVoiceFile) -> tuple:
     """Identifies this version of the voice's two files."""
     # Resolved: links to one model (tests, several folders) share one check and one load.
-    return (str(voice.model.resolve()), _stamp(voice.model), _stamp(voice.config))
+    return (
+        str(voice.model.resolve()),
+        str(voice.config.resolve()),
+        _stamp(voice.model),
+        _stamp(voice.config),
+    )
+
+
+def _loaded_key(voice: PiperVoiceFile) -> tuple[Path, Path]:
+    """Where a loaded model is kept: one model file may serve two JSONs (two voices)."""
+    return (voice.model.resolve(), voice.config.resolve())
 
 
 def probe_problem(voice: PiperVoiceFile, config: Mapping[str, Any]) -> str:
@@ -241,7 +251,7 @@ def probe_problem(voice: PiperVoiceFile, config: Mapping[str, Any]) -> str:
     with _LOCK:
         if key in _VERDICTS:
             return _VERDICTS[key]
-        loaded = _LOADED.get(voice.model.resolve())
+        loaded = _LOADED.get(_loaded_key(voice))
         if loaded is not None and loaded[0] == key:
             return ""
     timeout = float(config.get("PIPER_PROBE_TIMEOUT", 120))
@@ -314,13 +324,13 @@ def _load(voice: PiperVoiceFile) -> Any:
     """The voice's model in this process: loaded on first use, kept, reloaded when replaced."""
     key = _files_key(voice)
     with _LOCK:
-        loaded = _LOADED.get(voice.model.resolve())
+        loaded = _LOADED.get(_loaded_key(voice))
         if loaded is not None and loaded[0] == key:
             return loaded[1]
         from piper import PiperVoice
 
         model = PiperVoice.load(voice.model, config_path=voice.config)
-        _LOADED[voice.model.resolve()] = (key, model)
+        _LOADED[_loaded_key(voice)] = (key, model)
         return model
 
 
