@@ -183,6 +183,11 @@ def build_openapi(app: Flask) -> dict:
             }
             if op.security is not None:
                 entry["security"] = op.security
+            if op.body is None and op.multipart is not None:
+                entry["requestBody"] = {
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": op.multipart}},
+                }
             if op.body is not None:
                 entry["requestBody"] = {
                     "required": not op.body_optional,

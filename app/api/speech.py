@@ -16,6 +16,7 @@ from app.extensions import db
 from app.org.models import Station, Unit
 from app.scripts import service as scripts_service
 from app.speech import service
+from app.speech.recording import recording_facts
 from app.speech.views import audio_response, render_status
 
 BAD_RENDER = "Yêu cầu tạo âm thanh chưa hợp lệ."
@@ -43,6 +44,13 @@ def _render_json(render) -> dict:
     data["audio_url"] = (
         url_for("api.render_audio", render_id=render.id) if render.audio_path else None
     )
+    data["warnings"] = [
+        {"code": w.get("code", ""), "message": w.get("message", "")}
+        for w in render.warnings or []
+        if isinstance(w, dict)
+    ]
+    # A recording's original and what trimming cut (None for a synthesised render).
+    data["recording"] = recording_facts(render)
     return data
 
 

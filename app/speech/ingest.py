@@ -313,7 +313,14 @@ def ingest_audio(
     if stated is not None and stated > max_seconds:
         raise _too_long(name, max_seconds, stated)
     decode_rate = min(rate, settings.sample_rate) if rate > 0 else settings.sample_rate
-    segment, integrated, true_peak = _decode(source, decode_rate, max_seconds, config)
+    try:
+        segment, integrated, true_peak = _decode(source, decode_rate, max_seconds, config)
+    except AudioError as exc:
+        # The header opened but the stream does not decode: a damaged or disguised file.
+        raise NotAudio(
+            f"{_label(name)} hỏng hoặc không giải mã được thành âm thanh. "
+            f"Loa nhận {ACCEPTED_FORMATS}."
+        ) from exc
     duration = len(segment.raw_data) / 2 / decode_rate
     if duration > max_seconds:
         raise _too_long(name, max_seconds, None if duration > max_seconds + 0.5 else duration)

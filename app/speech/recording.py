@@ -57,7 +57,7 @@ def max_bytes() -> int:
 
 def request_limit() -> int:
     """The request body limit of the recording routes: the file plus room for the form."""
-    return max_bytes() + MB
+    return max_bytes() + 64 * 1024
 
 
 def size_text(size: float) -> str:
@@ -223,8 +223,8 @@ def _store(
             code = type(exc).__name__
             codes = {"NotAudio": "not_audio", "TooLong": "too_long", "SilentAudio": "silent"}
             if code not in codes:
-                raise AudioUnavailable(
-                    f"Không xử lý được bản ghi: {exc.message} Không có gì được lưu."
+                raise RecordingRefused(
+                    "audio_failed", f"Không xử lý được bản ghi: {exc.message} Không có gì được lưu."
                 ) from exc
             raise RecordingRefused(codes[code], f"{exc.message} Không có gì được lưu.") from exc
         if not existed:
