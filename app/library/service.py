@@ -464,7 +464,10 @@ def items_query(actor: User, filters: ItemFilter):
         query = query.where(LibraryItem.kind == filters.kind)
     if filters.unit is not None:
         if not (in_scope(actor, filters.unit) or filters.unit.contains(actor.unit)):
-            raise ValidationError("Đơn vị lọc không hợp lệ.", {"unit": "Ngoài phạm vi."})
+            raise ValidationError(
+                "Tham số lọc không hợp lệ.",
+                {"unit": "Đơn vị không tồn tại hoặc nằm ngoài phạm vi của bạn."},
+            )
         query = query.where(LibraryItem.unit_id == filters.unit.id)
     if not filters.include_archived:
         query = query.where(LibraryItem.archived.is_(False))

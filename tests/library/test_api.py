@@ -71,7 +71,11 @@ def test_list_search_filters_and_pages(app, api, users, org, sounds):
     one = call.get(f"/api/v1/library/{bed.id}").get_json()
     assert one["archived"] is True and one["audio"]["trimmed"] is False
     assert_error(call.get("/api/v1/library?kind=podcast"), 422, "validation_failed", "kind")
-    assert_error(call.get("/api/v1/library?unit=NOPE"), 422, "validation_failed", "unit")
+    missing = assert_error(call.get("/api/v1/library?unit=NOPE"), 422, "validation_failed", "unit")
+    sibling = assert_error(
+        api("writer").get("/api/v1/library?unit=D2"), 422, "validation_failed", "unit"
+    )
+    assert missing == sibling
     assert_error(call.get("/api/v1/library?colour=red"), 400, "unknown_fields", "colour")
 
 
