@@ -196,7 +196,7 @@ def _upload():
 
 
 @bp.post("/library")
-@operation(body=LibraryUploadFields, multipart=UPLOAD_SCHEMA, status=201, extra_statuses=(200,))
+@operation(multipart=UPLOAD_SCHEMA, status=201, extra_statuses=(200,))
 def create_library_item():
     """Add an item: multipart "file" with title, kind, licence_note and unit (201; 200 and
     "duplicate": true when the unit already has this exact file)."""

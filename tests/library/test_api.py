@@ -130,6 +130,7 @@ def test_a_supervisor_may_not_add_and_other_branches_see_nothing(app, api, users
 def test_the_description_documents_the_upload_and_its_answers(app, api):
     doc = api("writer").get("/api/v1/openapi.json").get_json()
     create = doc["paths"]["/api/v1/library"]["post"]
+    assert list(create["requestBody"]["content"]) == ["multipart/form-data"]
     multipart = create["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert multipart["required"] == ["file", "title", "kind"]
     assert {"201", "200", "403", "413", "422"} <= set(create["responses"])
