@@ -135,6 +135,7 @@ def register_blueprints(app: Flask) -> None:
     from app.schedules.console import bp as playout_bp
     from app.schedules.views import bp as schedules_bp
     from app.scripts.views import bp as scripts_bp
+    from app.speech.recording_views import bp as recordings_bp
     from app.speech.views import bp as speech_bp
 
     app.register_blueprint(auth_bp)
@@ -142,6 +143,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(org_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(speech_bp)
+    app.register_blueprint(recordings_bp)
     app.register_blueprint(schedules_bp)
     app.register_blueprint(playout_bp)
     app.register_blueprint(reports_bp)

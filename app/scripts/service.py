@@ -428,8 +428,10 @@ def approve_script(actor: User, script: Script, expected_version_id: int | None 
     render = _reviewed_render(script)
     if speech.authored_by(render, actor):
         raise PermissionDenied(
-            "Bạn không thể tự duyệt âm thanh có văn bản đọc hoặc câu giới thiệu do chính mình "
-            "viết; cần một người duyệt khác."
+            "Bạn đã tải bản ghi âm này lên nên không thể tự duyệt; cần một người duyệt khác."
+            if render.engine == "recording"
+            else "Bạn không thể tự duyệt âm thanh có văn bản đọc hoặc câu giới thiệu do chính "
+            "mình viết; cần một người duyệt khác."
         )
     now = clock.now()
     db.session.add(

@@ -32,6 +32,7 @@ __all__ = [
     "NotAudio",
     "SilentAudio",
     "TooLong",
+    "format_number",
     "format_seconds",
     "ingest_audio",
 ]
@@ -93,10 +94,13 @@ class IngestedAudio:
     warnings: list[str]
 
 
-def _num(value: float, digits: int = 1) -> str:
-    """A number the Vietnamese way: decimal comma, a real minus sign."""
+def format_number(value: float, digits: int = 1) -> str:
+    """A number the Vietnamese way: decimal comma, a real minus sign ("−16,2")."""
     text = f"{value:.{digits}f}".replace(".", ",")
     return text.replace("-", "−") if text.lstrip("-0,") else text.lstrip("-")
+
+
+_num = format_number
 
 
 def format_seconds(seconds: float) -> str:

@@ -3,6 +3,7 @@ submit, approve (bound to the mastered recording's sha256), schedule, air, log."
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from app.speech.models import Render
 from app.speech.pipeline import sha256_file, sha256_text
 from app.speech.recording import RecordingRefused, add_recording
 from app.speech.service import audio_dir, remove_orphan_audio
-from tests.factories import make_script, make_station
+from tests.factories import PASSWORD, make_script, make_station
 from tests.schedules.test_service import START, times_rule, with_sessions
 from tests.speech import samples
 
@@ -294,3 +295,156 @@ def test_approved_recording_is_bound_scheduled_and_aired_with_its_sha256(
     assert (row.render_id, row.audio_sha256) == (render.id, render.audio_sha256)
     assert row.duration_s == pytest.approx(render.duration_s, abs=0.01)
     assert db.session.scalar(select(func.count()).select_from(BroadcastLog)) == 1
+
+
+# --- The script page and the review page ----------------------------------------------------
+
+
+def _post(client, script, data: bytes, name: str = "ghi-am.m4a", json: bool = False):
+    """Send the recording form of the script page (CSRF is off in tests but for one)."""
+    import io
+
+    headers = {"Accept": "application/json"} if json else {}
+    return client.post(
+        f"/scripts/{script.id}/recording",
+        data={"file": (io.BytesIO(data), name), "source": "browser" if json else "upload"},
+        headers=headers,
+    )
+
+
+def test_the_script_page_uploads_a_recording_and_shows_its_measures(login_as, script, made, users):
+    client = login_as("writer")
+    response = _post(client, script, made["m4a"].read_bytes())
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/scripts/{script.id}#recording")
+    page = client.get(f"/scripts/{script.id}").get_data(as_text=True)
+    assert "Đã nhận bản ghi âm: 2,3 giây sau khi cắt khoảng lặng" in page
+    render = db.session.scalar(select(Render))
+    box = page[page.index('id="recording"') :]
+    assert f"/renders/{render.id}/audio" in box
+    assert f"Bản ghi âm do {users['writer'].full_name} tải lên" in box
+    assert "“ghi-am.m4a” · aac 16000 Hz mono · 3,5 giây" in box
+    assert re.search(r"đầu 0,(6[5-9]|7[0-5]) giây, cuối 0,(4[5-9]|5[0-5]) giây", box)
+    assert "khi gửi duyệt, người duyệt nghe bản này" in box
+    # The speech panel does not call a recording stale (its spoken text is the written body).
+    assert "stale-audio" not in page
+    assert 'src="/static/js/recording.js"' in page
+
+
+def test_the_browser_recorder_gets_json_answers(login_as, script, made):
+    client = login_as("writer")
+    ok = _post(client, script, made["m4a"].read_bytes(), "ghi.webm", json=True)
+    assert ok.status_code == 201
+    assert ok.get_json()["url"].endswith("#recording")
+    assert db.session.get(Render, ok.get_json()["id"]).settings["recording"]["source"] == (
+        "browser"
+    )
+    bad = _post(client, script, made["silent"].read_bytes(), "s.webm", json=True)
+    assert bad.status_code == 422
+    assert bad.get_json()["error"] == "silent"
+    assert bad.get_json()["message"].startswith("Tệp “s.webm” không có tiếng")
+
+
+def test_a_bad_upload_on_the_page_is_flashed_and_nothing_is_stored(login_as, script, made):
+    client = login_as("writer")
+    before = stored()
+    response = _post(client, script, made["text"].read_bytes(), "tin.mp3")
+    assert response.status_code == 302
+    page = client.get(f"/scripts/{script.id}").get_data(as_text=True)
+    assert "Tệp “tin.mp3” không phải tệp âm thanh đọc được." in page
+    assert stored() == before
+
+
+def test_an_upload_over_the_page_limit_is_a_message_not_an_error(app, login_as, script):
+    app.config["RECORDING_MAX_MB"] = 0.25
+    client = login_as("writer")
+    response = _post(client, script, bytes(400 * 1024), "big.wav")
+    assert response.status_code == 302
+    page = client.get(f"/scripts/{script.id}").get_data(as_text=True)
+    assert "Tệp ghi âm quá lớn (400 KB): tối đa 256 KB." in page
+    assert stored() == (0, [])
+
+
+def test_the_page_route_takes_more_than_the_app_wide_request_limit(app, login_as, script, made):
+    data = made["m4a"].read_bytes()
+    app.config["MAX_CONTENT_LENGTH"] = len(data) // 2
+    response = _post(login_as("writer"), script, data)
+    assert response.status_code == 302
+    assert stored()[0] == 1
+
+
+def test_an_empty_form_asks_for_a_file(login_as, script):
+    client = login_as("writer")
+    response = client.post(f"/scripts/{script.id}/recording", data={})
+    assert response.status_code == 302
+    assert "Hãy chọn một tệp ghi âm" in client.get(f"/scripts/{script.id}").get_data(as_text=True)
+
+
+def test_an_operator_gets_no_recording_box_and_is_refused(login_as, script, made):
+    client = login_as("operator")
+    page = client.get(f"/scripts/{script.id}").get_data(as_text=True)
+    assert "recording-upload" not in page
+    assert _post(client, script, made["m4a"].read_bytes()).status_code == 403
+    assert stored() == (0, [])
+
+
+def test_the_page_route_checks_the_csrf_token(tmp_path, clock, made):
+    import io
+
+    from tests.conftest import build_test_app
+    from tests.factories import make_unit, make_user
+
+    (tmp_path / "csrf").mkdir()
+    csrf_app = build_test_app(tmp_path / "csrf", clock, WTF_CSRF_ENABLED=True)
+    with csrf_app.app_context():
+        unit = make_unit("D", "Phan Thiết")
+        writer = make_user(unit, username="w1")
+        draft = make_script(writer, unit)
+        client = csrf_app.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', page).group(1)
+        client.post("/login", data={"username": "w1", "password": PASSWORD, "csrf_token": token})
+        data = made["m4a"].read_bytes()
+        forged = client.post(
+            f"/scripts/{draft.id}/recording",
+            data={"file": (io.BytesIO(data), "a.m4a"), "csrf_token": "forged"},
+        )
+        assert forged.status_code == 302
+        assert db.session.scalar(select(func.count()).select_from(Render)) == 0
+        page = client.get(f"/scripts/{draft.id}").get_data(as_text=True)
+        assert "mã chống giả mạo CSRF sai" in page
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        good = client.post(
+            f"/scripts/{draft.id}/recording",
+            data={"file": (io.BytesIO(data), "a.m4a"), "csrf_token": token},
+        )
+        assert good.status_code == 302
+        assert db.session.scalar(select(func.count()).select_from(Render)) == 1
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_the_review_page_plays_the_recording_with_its_measures_and_warnings(
+    login_as, script, made, users
+):
+    render = add_recording(users["writer"], script, made["clipped"])
+    submit_script(users["writer"], script)
+    page = login_as("supervisor").get(f"/scripts/{script.id}/review").get_data(as_text=True)
+    assert f'src="/renders/{render.id}/audio"' in page
+    assert f"Bản ghi âm do {users['writer'].full_name} tải lên" in page
+    assert "bộ đọc recording" not in page
+    assert "Cảnh báo về bản ghi âm (1):" in page
+    assert "Bản ghi bị méo (clipping): " in page
+    assert "Nội dung người đọc được giao (phiên bản 1)" in page
+    assert "Đã cắt khoảng lặng" in page
+    assert f"bản âm thanh #{render.id}" in page
+
+
+def test_the_review_page_tells_the_uploader_they_may_not_approve(login_as, script, made, users):
+    add_recording(users["supervisor2"], script, made["m4a"])
+    submit_script(users["writer"], script)
+    client = login_as("supervisor2")
+    page = client.get(f"/scripts/{script.id}/review").get_data(as_text=True)
+    assert "Bạn đã tải bản ghi âm này lên nên không thể tự duyệt" in page
+    client.post(f"/scripts/{script.id}/approve", data={"version_id": script.current_version_id})
+    assert script.status == ScriptStatus.SUBMITTED
