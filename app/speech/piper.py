@@ -265,12 +265,12 @@ def probe_problem(voice: PiperVoiceFile, config: Mapping[str, Any]) -> str:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        problem = (
+        # Not kept: a busy machine may do better on the next look.
+        return (
             f"nạp thử mô hình {voice.model.name} quá {timeout:g} giây: tệp quá lớn hoặc máy quá "
             "tải; hãy thử lại sau hoặc dùng giọng chất lượng thấp hơn (low, medium)."
         )
-    else:
-        problem = _verdict(voice, result)
+    problem = _verdict(voice, result)
     with _LOCK:
         _VERDICTS[key] = problem
     return problem
@@ -355,7 +355,7 @@ class PiperEngine(SpeechEngine):
         super().__init__(config)
         self.folder = Path(self.config.get("PIPER_VOICES_DIR") or "instance/voices")
         self._files: list[PiperVoiceFile] | None = None
-        files = self.voice_files() if self._installed() else []
+        files = self.voice_files()
         usable = [v for v in files if not v.problem]
         preferred = [v for v in usable if v.vietnamese] or usable
         self.default_voice = preferred[0].id if preferred else ""
@@ -369,8 +369,11 @@ class PiperEngine(SpeechEngine):
         """Every voice in the folder with why it cannot be used, if so (checked once each)."""
         if self._files is None:
             files = []
+            installed = self._installed()
             for voice in scan_voices(self.folder):
-                if not voice.problem:
+                if not voice.problem and not installed:
+                    voice = replace(voice, problem=_PROBLEMS["no_piper"])
+                elif not voice.problem:
                     try:
                         voice = replace(voice, problem=probe_problem(voice, self.config))
                     except OSError as exc:  # the file went away while being checked

