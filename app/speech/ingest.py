@@ -65,6 +65,8 @@ _CLIP_LEVEL = round(32767 * 10 ** (-0.1 / 20))
 _CLIP_WARN_FRACTION = 0.001
 _QUIET_BELOW_TARGET_LU = 20.0
 _NOISY_SNR_DB = 20.0
+# The mastered file should land within this of the station's target (renders aim at 0.5 LU).
+_TARGET_TOLERANCE_LU = 1.5
 
 _INPUT_ARGS = ("-protocol_whitelist", "file", "-i")
 _INPUT_NAMES = re.compile(r"Input #0, (.+?), from ")
@@ -368,6 +370,14 @@ def ingest_audio(
         segment, cut_lead, cut_tail = _trim(segment, threshold, settings)
     del data
     measurement = master(segment, Path(out_path), settings, config=config)
+    missed = measurement.integrated_lufs - settings.target_lufs
+    if math.isfinite(missed) and abs(missed) > _TARGET_TOLERANCE_LU:
+        # master() stays under the peak ceiling first: a very peaky original can end up quieter.
+        found.append(
+            f"Sau khi chỉnh, bản ghi đạt {_num(measurement.integrated_lufs)} LUFS, lệch mức "
+            f"phát {_num(settings.target_lufs)} LUFS {_num(abs(missed))} dB (đỉnh âm quá nhọn "
+            "so với độ to trung bình). Hãy nghe lại trước khi gửi duyệt."
+        )
     original = {
         "sha256": sha256,
         "name": name,

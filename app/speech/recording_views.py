@@ -79,6 +79,8 @@ def upload(script_id: int):
     )
     if render.warnings:
         message += " Có cảnh báo: hãy nghe lại trước khi gửi duyệt."
+    # The page's script reloads the page after a JSON answer: the message shows there too.
+    flash(message, "warning" if render.warnings else "success")
     if _wants_json():
         return jsonify(
             {
@@ -87,7 +89,6 @@ def upload(script_id: int):
                 "url": url_for("scripts.show", script_id=script_id) + "#recording",
             }
         ), 201
-    flash(message, "warning" if render.warnings else "success")
     return _back(script_id)
 
 

@@ -250,3 +250,19 @@ def test_format_seconds_reads_like_an_officer_would_say_it():
     assert ingest.format_seconds(8.44) == "8,4 giây"
     assert ingest.format_seconds(1800) == "30 phút"
     assert ingest.format_seconds(3725) == "1 giờ 2 phút 5 giây"
+
+
+def test_a_mastered_file_that_misses_the_target_is_warned(made, tmp_path, monkeypatch):
+    real_master = ingest.master
+
+    def quiet_master(segment, out_path, settings, config=None):
+        found = real_master(segment, out_path, settings, config=config)
+        # As master() leaves a very peaky original (Chromium's fake beeps ended at -21.3).
+        return ingest.Measurement(**{**found.__dict__, "integrated_lufs": -21.3})
+
+    monkeypatch.setattr(ingest, "master", quiet_master)
+    result = ingest_audio(made / "voice.wav", tmp_path / "out.mp3", SETTINGS, max_seconds=LIMIT)
+    assert result.warnings == [
+        "Sau khi chỉnh, bản ghi đạt −21,3 LUFS, lệch mức phát −16,0 LUFS 5,3 dB (đỉnh âm quá "
+        "nhọn so với độ to trung bình). Hãy nghe lại trước khi gửi duyệt."
+    ]

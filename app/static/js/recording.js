@@ -94,7 +94,12 @@
   startButton.addEventListener("click", function () {
     startButton.disabled = true;
     say("Đang xin quyền dùng micrô…", false);
-    navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+    // No echo cancelling, noise suppression or automatic gain: they pump and colour a voice,
+    // and Loa sets the loudness itself when it masters the recording.
+    var constraints = {
+      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false }
+    };
+    navigator.mediaDevices.getUserMedia(constraints).then(function (stream) {
       var type = pickType();
       recorder = type ? new MediaRecorder(stream, { mimeType: type }) : new MediaRecorder(stream);
       chunks = [];
