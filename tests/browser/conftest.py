@@ -232,22 +232,30 @@ def on_air(live_server: LiveServer) -> OnAir:
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """One headless Debian Chromium for the whole session."""
+def playwright():
+    """One Playwright driver for the whole session: a second sync driver in the same thread
+    fails ("Sync API inside the asyncio loop"), so a module that needs its own Chromium (other
+    flags) launches it from this one."""
     if not CHROMIUM.exists():
         if os.environ.get("CI") == "true":
             pytest.fail(MISSING_CHROMIUM, pytrace=False)
         pytest.skip(MISSING_CHROMIUM)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """One headless Debian Chromium for the whole session."""
+    chromium = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )
+    try:
+        yield chromium
+    finally:
+        chromium.close()
 
 
 @pytest.fixture

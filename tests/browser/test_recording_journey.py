@@ -21,7 +21,7 @@ from app.scripts.models import Script, ScriptReview
 from app.speech.models import Render
 from app.speech.pipeline import sha256_file
 from app.speech.service import audio_dir
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, MISSING_CHROMIUM, LiveServer, OnAir
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, OnAir
 from tests.browser.test_schedule_journey import filter_log, log_rows, run_runner
 from tests.browser.test_script_journey import flash, log_in, log_out, status_badge
 from tests.speech import samples
@@ -37,14 +37,11 @@ BODY = "Tối thứ Bảy tuần này, tổ dân phố số 5 họp tại nhà v
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def browser(playwright, tmp_path_factory):
     """A headless Chromium whose microphone is a fake device, allowed without asking, that
     "hears" a voice in phone hiss (a tone at speech level, made by ffmpeg) once, then silence.
+    It is launched from the session's Playwright driver (a second driver cannot run).
     """
-    if not CHROMIUM.exists():
-        pytest.skip(MISSING_CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
     heard = samples.voice_in_hiss(
         tmp_path_factory.mktemp("mic") / "heard.wav", lead_s=0.6, tone_s=1.8, tail_s=0.4
     )
@@ -54,14 +51,11 @@ def browser(tmp_path_factory):
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={heard}%noloop",
     ]
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=args
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
 
 
 def recording_box(page: Page):
