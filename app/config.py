@@ -89,6 +89,9 @@ def build_config(instance_path: Path) -> dict:
         # upload taken; the recording routes raise the request limit to this size themselves.
         "RECORDING_MAX_SECONDS": float(os.environ.get("RECORDING_MAX_SECONDS", "1800")),
         "RECORDING_MAX_MB": float(os.environ.get("RECORDING_MAX_MB", "100")),
+        # The audio library (app/library/service.py): the longest item taken (jingles and
+        # idents have their own, shorter cap).
+        "LIBRARY_MAX_SECONDS": float(os.environ.get("LIBRARY_MAX_SECONDS", "3600")),
         "DISPLAY_TIMEZONE": "Asia/Ho_Chi_Minh",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
