@@ -9,7 +9,6 @@ agent schedules it; it then waits for its second on the file clock, which the te
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -41,16 +40,11 @@ def add_airing(station, script, at: datetime, name: str) -> str:
 
 def local_rows(state) -> dict[str, list[tuple[str, datetime | None]]]:
     """The agent's own log rows by airing key: (status, started_at) each."""
-    with sqlite3.connect(state.database) as conn:
-        try:
-            found = conn.execute(
-                "SELECT airing_key, status, started_at FROM broadcast_log ORDER BY seq"
-            ).fetchall()
-        except sqlite3.OperationalError:
-            found = []  # the agent is rebuilding its file (schema upgrade): not yet
-    conn.close()
+    found = kill.read_agent_db(
+        state, "SELECT airing_key, status, started_at FROM broadcast_log ORDER BY seq"
+    )
     rows: dict[str, list] = {}
-    for key, status, started in found:
+    for key, status, started in found or []:
         when = datetime.fromisoformat(started).replace(tzinfo=UTC) if started else None
         rows.setdefault(key, []).append((status, when))
     return rows

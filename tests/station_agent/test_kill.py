@@ -113,19 +113,31 @@ class AgentProcess:
             self.kill()
 
 
-def local_state(state, key: str):
-    """(status, started_at) of the airing in the agent's own database, and its log rows."""
+def read_agent_db(state, sql: str, params: tuple = ()) -> list[tuple] | None:
+    """Rows of a query on the agent's own database, read-only; None while it has no file or is
+    being rebuilt (a schema upgrade). Read-only matters: a plain connect would create an empty
+    file in the middle of a rebuild, which the agent then refuses as another version's."""
     import sqlite3
 
-    with sqlite3.connect(state.database) as conn:
-        airing = conn.execute(
-            "SELECT status, started_at FROM airings WHERE airing_key = ?", (key,)
-        ).fetchone()
-        rows = conn.execute(
-            "SELECT count(*) FROM broadcast_log WHERE airing_key = ?", (key,)
-        ).fetchone()[0]
-    conn.close()
-    return airing, rows
+    try:
+        conn = sqlite3.connect(f"file:{state.database}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return None
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        conn.close()
+
+
+def local_state(state, key: str):
+    """(status, started_at) of the airing in the agent's own database, and its log rows."""
+    airing = read_agent_db(
+        state, "SELECT status, started_at FROM airings WHERE airing_key = ?", (key,)
+    )
+    rows = read_agent_db(state, "SELECT count(*) FROM broadcast_log WHERE airing_key = ?", (key,))
+    return (airing[0] if airing else None), (rows[0][0] if rows else 0)
 
 
 def server_rows(key: str) -> list[BroadcastLog]:
