@@ -56,9 +56,10 @@ class MixRefused(Exception):
 
 @dataclass(frozen=True)
 class Part:
-    """One item to mix: its file and what follows it."""
+    """One item to mix: its file, its length as saved in the rundown, and what follows it."""
 
     path: Path
+    duration_s: float
     gap_ms: int = 0
     crossfade_ms: int = 0
 
@@ -67,6 +68,18 @@ def _samples(path: Path, rate: int, config: Mapping | None) -> np.ndarray:
     """A file decoded to 16-bit mono at rate, as an int16 array (no copy of the PCM)."""
     segment = decode_audio(path, sample_rate=rate, config=config)
     return np.frombuffer(segment.raw_data, dtype=np.int16)
+
+
+def _fit(track: np.ndarray, length: int) -> np.ndarray:
+    """A decoded item cut or padded to its saved length.
+
+    Decoding an MP3 can give a few milliseconds more or less than the length measured when
+    it was made; the mix keeps the saved lengths so the total the writer saw (and the session
+    check) is what airs. The difference falls in the item's trailing silence.
+    """
+    if len(track) >= length:
+        return track[:length]
+    return np.concatenate([track, np.zeros(length - len(track), dtype=np.int16)])
 
 
 def _bed_envelope(total: int, spans: list[tuple[int, int]], duck_db: float, rate: int):
@@ -83,6 +96,22 @@ def _bed_envelope(total: int, spans: list[tuple[int, int]], duck_db: float, rate
     return np.arange(frames, dtype=np.float64) * hop, smooth[width:-width]
 
 
+def layout(parts: list[Part], rate: int) -> list[tuple[int, int]]:
+    """Each part's (first, end) sample in the mix: the previous end plus the gap, minus the
+    cross-fade."""
+    spans, cursor = [], 0
+    for i, part in enumerate(parts):
+        if i:
+            previous = parts[i - 1]
+            cursor += round(rate * previous.gap_ms / 1000) - round(
+                rate * previous.crossfade_ms / 1000
+            )
+        start = max(0, cursor)
+        spans.append((start, start + round(part.duration_s * rate)))
+        cursor = spans[-1][1]
+    return spans
+
+
 def mix_parts(
     parts: list[Part],
     bed: Path | None,
@@ -95,28 +124,21 @@ def mix_parts(
 ) -> tuple[Measurement, list[tuple[float, float]]]:
     """Mix the parts (and the bed under them), master the mix to out_path, measure it.
 
+    Items are decoded one at a time into the mix, so memory holds the mix and one item.
     Returns the measurement and each part's (start_s, end_s) in the mix.
     """
     rate = settings.sample_rate
     progress = on_progress or (lambda fraction: None)
-    tracks = [_samples(p.path, rate, config) for p in parts]
-    progress(0.15)
-    starts, cursor = [], 0
-    for i, track in enumerate(tracks):
-        if i:
-            prev = parts[i - 1]
-            cursor += int(rate * prev.gap_ms / 1000) - int(rate * prev.crossfade_ms / 1000)
-        starts.append(max(0, cursor))
-        cursor = starts[-1] + len(track)
-    total = cursor
+    spans = layout(parts, rate)
+    total = max(end for _, end in spans)
     out = np.zeros(total, dtype=np.int16)
-    spans = []
-    for i, track in enumerate(tracks):
-        start = starts[i]
+    for i, part in enumerate(parts):
+        start, end = spans[i]
+        track = _fit(_samples(part.path, rate, config), end - start)
         overlap = 0
         if i:
-            overlap = min(int(rate * parts[i - 1].crossfade_ms / 1000), len(track))
-        if overlap:
+            overlap = min(spans[i - 1][1] - start, len(track))
+        if overlap > 0:
             # Linear fades: the previous item's tail out, this item's head in.
             ramp = np.linspace(0.0, 1.0, overlap, dtype=np.float32)
             tail = out[start : start + overlap].astype(np.float32)
@@ -124,10 +146,13 @@ def mix_parts(
             out[start : start + overlap] = np.clip(
                 tail * (1 - ramp) + head * ramp, -32768, 32767
             ).astype(np.int16)
-        body = track[overlap:].astype(np.float32) * HEADROOM
-        out[start + overlap : start + len(track)] = body.astype(np.int16)
-        spans.append((start, start + len(track)))
-        tracks[i] = None  # free each item's PCM once placed
+        else:
+            overlap = 0
+        out[start + overlap : end] = (track[overlap:].astype(np.float32) * HEADROOM).astype(
+            np.int16
+        )
+        del track  # one item's PCM at a time
+        progress(0.05 + 0.25 * (i + 1) / len(parts))
     progress(0.3)
     if bed is not None:
         loop = _samples(bed, rate, config)
@@ -247,7 +272,7 @@ def _parts(settings: ProgrammeVersion) -> tuple[list[Part], Path | None]:
                 f"Âm thanh của mục {item.position} “{item.title}” không còn nguyên như khi soạn "
                 "chương trình; hãy sửa danh sách mục."
             )
-        parts.append(Part(path, item.gap_ms, item.crossfade_ms))
+        parts.append(Part(path, item.duration_s, item.gap_ms, item.crossfade_ms))
     bed = None
     if settings.bed_item_id:
         bed = library_audio_path(settings.bed)

@@ -134,6 +134,15 @@ def duration_text(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def offset_text(seconds: float | None) -> str:
+    """A place or length in a mix to the tenth of a second: '1:05,3'."""
+    if seconds is None:
+        return "—"
+    tenths = round(seconds * 10)
+    minutes, rest = divmod(tenths, 600)
+    return f"{minutes}:{rest // 10:02d},{rest % 10}"
+
+
 def _seconds_text(ms: int) -> str:
     """Milliseconds as Vietnamese seconds with a decimal comma: '1,5 giây'."""
     return f"{ms / 1000:g}".replace(".", ",") + " giây"
@@ -259,6 +268,13 @@ def check_rundown(actor: User, data: ProgrammeInput) -> Rundown:
     """Resolve and check every item, the bed and the session; raise one ValidationError."""
     errors: list[str] = []
     fields: dict[str, str] = {}
+    title = nfc(data.title or "").strip()
+    if not title:
+        message = "Hãy nhập tên chương trình."
+        raise ValidationError(message, {"title": message})
+    if len(title) > 300:
+        message = "Tên chương trình tối đa 300 ký tự."
+        raise ValidationError(message, {"title": message})
     if not data.items:
         message = "Chương trình chưa có mục nào: hãy thêm ít nhất một bản tin hoặc âm thanh."
         raise ValidationError(message, {"items": message})
@@ -267,7 +283,9 @@ def check_rundown(actor: User, data: ProgrammeInput) -> Rundown:
         raise ValidationError(message, {"items": message})
     items: list[Resolved] = []
     for n, entry in enumerate(data.items, start=1):
-        if entry.kind == "script":
+        if not isinstance(entry.ref_id, int) or isinstance(entry.ref_id, bool):
+            resolved, why = None, "mục không hợp lệ."
+        elif entry.kind == "script":
             resolved, why = _resolve_script(actor, entry)
         elif entry.kind == "library":
             resolved, why = _resolve_library(actor, entry)
@@ -325,11 +343,17 @@ def check_rundown(actor: User, data: ProgrammeInput) -> Rundown:
         if why:
             errors.append(why)
             fields["session"] = why
+    rundown = Rundown(items, bed, round(duck, 1), station, name if station else "")
+    session = find_session(station, name)
+    if not errors and session is not None and rundown.total_s > session_length_s(session) + 0.5:
+        message = too_long_message(title or "", rundown.total_s, station, session)
+        errors.append(message)
+        fields["session"] = message
     if errors:
         raise ValidationError(
             "Chương trình chưa lưu được: " + " ".join(errors), fields or {"items": errors[0]}
         )
-    return Rundown(items, bed, round(duck, 1), station, name if station else "")
+    return rundown
 
 
 def rundown_body(title: str, rundown: Rundown) -> str:
@@ -541,6 +565,64 @@ def entries_of(settings: ProgrammeVersion | None) -> list[RundownEntry]:
         )
         for item in settings.items
     ]
+
+
+@dataclass
+class PreviewRow:
+    """One rundown item as the editor shows it: what it is, its length and start, or why not."""
+
+    position: int
+    entry: RundownEntry
+    title: str
+    kind_label: str
+    duration_s: float | None
+    start_s: float | None
+    problem: str = ""
+
+
+def start_offsets(items) -> list[float]:
+    """Where each item (Resolved or ProgrammeItem) starts in the mix, in seconds."""
+    starts, cursor = [], 0.0
+    for i, item in enumerate(items):
+        if i:
+            previous = items[i - 1]
+            cursor += (previous.gap_ms - previous.crossfade_ms) / 1000
+        starts.append(round(max(0.0, cursor), 3))
+        cursor = starts[-1] + float(item.duration_s)
+    return starts
+
+
+def preview(actor: User, entries: list[RundownEntry]) -> tuple[list[PreviewRow], float]:
+    """The editor's view of a rundown not yet saved: each item resolved, its start, the total.
+
+    Items that cannot be used are listed with the reason and left out of the total; saving
+    refuses them with the same reason (check_rundown).
+    """
+    rows: list[PreviewRow] = []
+    usable: list[tuple[PreviewRow, Resolved]] = []
+    for n, entry in enumerate(entries, start=1):
+        if not isinstance(entry.ref_id, int) or isinstance(entry.ref_id, bool):
+            resolved, why = None, "mục không hợp lệ."
+        elif entry.kind == "script":
+            resolved, why = _resolve_script(actor, entry)
+        elif entry.kind == "library":
+            resolved, why = _resolve_library(actor, entry)
+        else:
+            resolved, why = None, "loại mục không hợp lệ."
+        if resolved is None:
+            rows.append(PreviewRow(n, entry, "", "", None, None, why))
+            continue
+        resolved.gap_ms = max(0, int(entry.gap_ms or 0))
+        resolved.crossfade_ms = max(0, int(entry.crossfade_ms or 0))
+        row = PreviewRow(n, entry, resolved.title, resolved.kind.label, resolved.duration_s, None)
+        rows.append(row)
+        usable.append((row, resolved))
+    if usable:
+        usable[-1][1].gap_ms = usable[-1][1].crossfade_ms = 0
+    resolved_items = [r for _, r in usable]
+    for (row, _), start in zip(usable, start_offsets(resolved_items), strict=True):
+        row.start_s = start
+    return rows, total_of(resolved_items)
 
 
 # --- Submitting ------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from app.speech.audio import run_ffmpeg
 from tests.factories import make_script, make_station, submit
 
 
-def _tone(path: Path, source: str, seconds: float, af: str = "") -> Path:
+def tone(path: Path, source: str, seconds: float, af: str = "") -> Path:
     """seconds of a lavfi source as a 44.1 kHz mono WAV."""
     args = ["-y", "-f", "lavfi", "-t", f"{seconds}", "-i", source]
     if af:
@@ -33,9 +33,9 @@ def tones(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("programme-tones")
     chord = "aevalsrc=0.3*sin(2*PI*523*t)+0.2*sin(2*PI*659*t)+0.2*sin(2*PI*784*t):s=44100"
     return {
-        "jingle": _tone(folder / "nhac-hieu.wav", chord, 1.5),
-        "bed": _tone(folder / "nhac-nen.wav", "sine=frequency=220:sample_rate=44100", 2.0),
-        "ident": _tone(folder / "nhan-dien.wav", "sine=frequency=1000:sample_rate=44100", 1.0),
+        "jingle": tone(folder / "nhac-hieu.wav", chord, 1.5),
+        "bed": tone(folder / "nhac-nen.wav", "sine=frequency=220:sample_rate=44100", 2.0),
+        "ident": tone(folder / "nhan-dien.wav", "sine=frequency=1000:sample_rate=44100", 1.0),
     }
 
 
