@@ -688,30 +688,82 @@ def check_schedule_fits(script: Script, duration_s: float, station: Station, pla
 
 
 @dataclass
-class AiredItem:
-    """One item of a programme airing, with the local times it sounded."""
+class LoggedItem:
+    """One item of an aired programme as the log shows it."""
 
     position: int
     title: str
-    kind: str
-    start: datetime
-    end: datetime
+    kind: ItemKind
+    audio_sha256: str
+    start_s: float
+    duration_s: float
+    # The local time the item began, when the row says when the programme started.
+    started: datetime | None
+
+    @property
+    def start_text(self) -> str:
+        """Where the item starts in the programme: '1:05,3'."""
+        return offset_text(self.start_s)
+
+    @property
+    def length_text(self) -> str:
+        """How long the item is: '0:12,4'."""
+        return offset_text(self.duration_s)
+
+    @property
+    def text(self) -> str:
+        """The item as one logbook line."""
+        when = f"{self.started:%H:%M:%S} " if self.started else ""
+        return (
+            f"{self.position}. {when}{self.title} [{self.kind.label}] +{offset_text(self.start_s)}"
+            f", dài {offset_text(self.duration_s)}, sha256 {self.audio_sha256[:12]}"
+        )
 
 
-def aired_items(render: Render | None, started_at: datetime | None) -> list[AiredItem]:
-    """The items of an aired programme mix, timed from the offsets kept in Render.settings."""
+def logged_items(rows) -> dict[int, list[LoggedItem]]:
+    """Each programme log row's items: title, kind, audio sha256, start and length.
+
+    Read from the rundown of the row's version (append-only rows bound to the exact audio,
+    the version the approval and the row's hash cover); starts are laid out as the mix lays
+    them out (app.programmes.mix.layout, the same to the millisecond). Rows of spots are left
+    out.
+    """
     from datetime import timedelta
 
-    if render is None or started_at is None or render.engine != PROGRAMME:
-        return []
-    offsets = ((render.settings or {}).get("programme") or {}).get("items") or []
-    return [
-        AiredItem(
-            o["position"],
-            o["title"],
-            o.get("kind", ""),
-            clock.to_local(started_at + timedelta(seconds=o["start_s"])),
-            clock.to_local(started_at + timedelta(seconds=o["end_s"])),
-        )
-        for o in offsets
-    ]
+    rows = list(rows)
+    versions = {r.version_id for r in rows if r.version_id}
+    if not versions:
+        return {}
+    by_version: dict[int, list[ProgrammeItem]] = {}
+    found = db.session.scalars(
+        select(ProgrammeItem)
+        .where(ProgrammeItem.version_id.in_(versions))
+        .order_by(ProgrammeItem.version_id, ProgrammeItem.position)
+    )
+    for item in found:
+        by_version.setdefault(item.version_id, []).append(item)
+    result: dict[int, list[LoggedItem]] = {}
+    for row in rows:
+        items = by_version.get(row.version_id)
+        if not items:
+            continue
+        result[row.id] = [
+            LoggedItem(
+                item.position,
+                item.title,
+                item.kind,
+                item.audio_sha256,
+                start,
+                round(float(item.duration_s), 3),
+                clock.to_local(row.started_at + timedelta(seconds=start))
+                if row.started_at
+                else None,
+            )
+            for item, start in zip(items, start_offsets(items), strict=True)
+        ]
+    return result
+
+
+def items_text(items: list[LoggedItem]) -> str:
+    """A programme's items as the logbook's text column: one line each."""
+    return "\n".join(item.text for item in items)
