@@ -190,3 +190,31 @@ def test_the_approved_mix_keeps_airing_while_a_new_version_is_drafted(
         "Nhận diện đài",
     ]
     assert speech.latest_done_render(script) is None
+
+
+def test_the_schedule_page_refuses_a_programme_too_long_for_the_session(
+    app, login_as, users, org, station, items
+):
+    rundown = [entry("library", items["ident"], gap_ms=9000) for _ in range(8)]
+    script, _ = approved_programme(users, org, station, rundown, title="Chương trình dài")
+    operator = login_as("operator")
+    form = {
+        "script": script.id,
+        "stations": [station.id],
+        "kind": "times",
+        "times": "17:00",
+        "weekdays": [str(d) for d in range(1, 8)],
+        "start_date": START.isoformat(),
+        "end_date": START.isoformat(),
+        "count": "",
+        "priority": "",
+        "gap_seconds": "5",
+    }
+    for action in ("check", "save"):
+        response = operator.post("/schedules/new", data=form | {"action": action})
+        assert response.status_code == 422, action
+        page = response.get_data(as_text=True)
+        assert "vượt thời lượng buổi “Bản tin ngắn”" in page and "Không lập lịch được" in page
+    assert db.session.scalar(select(func.count()).select_from(Schedule)) == 0
+    saved = operator.post("/schedules/new", data=form | {"action": "save", "times": "05:45"})
+    assert saved.status_code == 302
