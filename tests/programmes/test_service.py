@@ -10,10 +10,12 @@ from datetime import date
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DatabaseError
 
 from app.audit.models import AuditEvent
 from app.core.errors import NotFound, PermissionDenied, ValidationError
+from app.core.models import AppendOnlyViolation
 from app.extensions import db
 from app.library.models import LibraryKind
 from app.library.service import audio_path as library_audio_path
@@ -541,3 +543,25 @@ def test_every_bad_rundown_is_refused_with_a_message_and_nothing_stored(
         assert message in refused.value.message, (case, refused.value.message)
         assert stored() == before, case
     assert db.session.get(Script, script.id).version_number == 1
+
+
+def test_a_saved_rundown_cannot_be_changed_in_place(users, org, items):
+    script = service.create_programme(
+        users["writer"], programme_input(org, [entry("library", items["jingle"], gap_ms=500)])
+    )
+    settings = service.version_settings(script.current_version_id)
+    for table in ("programme_items", "programme_versions"):
+        for sql in (f"UPDATE {table} SET version_id = version_id", f"DELETE FROM {table}"):
+            with pytest.raises(DatabaseError, match="append-only"):
+                db.session.execute(text(sql))
+            db.session.rollback()
+    item = service.version_settings(script.current_version_id).items[0]
+    item.title = "Nhạc khác"
+    with pytest.raises(AppendOnlyViolation):
+        db.session.commit()
+    db.session.rollback()
+    assert service.version_settings(script.current_version_id).items[0].title == "Nhạc hiệu đài"
+    assert (
+        settings.rundown_sha256
+        == service.version_settings(script.current_version_id).rundown_sha256
+    )
