@@ -14,7 +14,6 @@ from flask_login import current_user
 from app.auth.decorators import permission_required
 from app.auth.permissions import Permission, can, in_scope
 from app.core.errors import Conflict, DomainError
-from app.core.forms import apply_errors
 from app.extensions import db
 from app.org.models import Station
 from app.programmes import mix as mixing
@@ -254,7 +253,6 @@ def _editor(script=None):
                 flash("Không có gì thay đổi.", "info")
     except DomainError as exc:
         db.session.rollback()
-        apply_errors(form, exc)
         status = 409 if isinstance(exc, Conflict) else exc.status
         return _editor_page(form, rows, script, exc.fields, exc.message, status)
     return redirect(url_for("programmes.show", script_id=script.id))

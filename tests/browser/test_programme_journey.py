@@ -104,6 +104,7 @@ def test_programme_built_mixed_approved_scheduled_aired_and_logged(
     # A phone sees the whole editor without scrolling sideways.
     page.set_viewport_size(PHONE)
     assert fits_the_width(page)
+    page.screenshot(path="/tmp/loa-programme-editor-phone.png", full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
 
     page.get_by_role("button", name="Lưu chương trình").click()
@@ -134,8 +135,10 @@ def test_programme_built_mixed_approved_scheduled_aired_and_logged(
         assert abs(mix.duration_s - settings.total_s) < 0.015
         sha = mix.audio_sha256
         db.session.remove()
+    page.screenshot(path="/tmp/loa-programme-page.png", full_page=True)
     page.set_viewport_size(PHONE)
     assert fits_the_width(page)
+    page.screenshot(path="/tmp/loa-programme-page-phone.png", full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
 
     page.get_by_role("button", name="Gửi duyệt").click()

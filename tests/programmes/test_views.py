@@ -246,6 +246,7 @@ def test_every_refusal_on_save_shows_its_message_and_stores_nothing(
         assert response.status_code == 422, case
         page = response.get_data(as_text=True)
         assert message in page, (case, re.findall(r'flash-error" role="alert">([^<]*)', page))
+        assert "built-in method" not in page and "Undefined" not in page, case
         assert stored() == before, case
     # Editing an existing programme refuses the same way and keeps its version.
     script = service.create_programme(
