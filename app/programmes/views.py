@@ -173,7 +173,7 @@ def _editor_page(form, rows, script=None, errors=None, message="", status=200):
     preview, total = service.preview(current_user, entries)
     station, session = _session_of(form)
     length = service.session_length_s(session) if session else None
-    found_scripts, found_items = service.candidates(current_user, (form.q.data or "").strip())
+    found_scripts, found_items = service.candidates(current_user, (form.q.data or "").strip()[:200])
     page = render_template(
         "programmes/edit.html",
         form=form,

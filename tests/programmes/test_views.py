@@ -119,6 +119,9 @@ def test_the_search_finds_approved_spots_and_library_items_without_accents(
         "/programmes/new", data=rundown_form([], op="search", q="nhac hieu")
     ).get_data(as_text=True)
     assert "Nhạc hiệu đài" in text
+    # A search of any length is cut to the field's 200 characters, never an error.
+    long = writer.post("/programmes/new", data=rundown_form([], op="search", q="tiem " * 2000))
+    assert long.status_code == 200
 
 
 def test_the_editor_shows_the_total_against_the_session(writer, items, station):
