@@ -131,6 +131,7 @@ def register_blueprints(app: Flask) -> None:
     from app.org.views import bp as org_bp
     from app.portal import views as portal_views  # noqa: F401  (its routes join the bp)
     from app.portal.blueprint import bp as portal_bp
+    from app.programmes.views import bp as programmes_bp
     from app.reports.views import bp as reports_bp
     from app.schedules.console import bp as playout_bp
     from app.schedules.views import bp as schedules_bp
@@ -150,6 +151,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(agents_bp)
     app.register_blueprint(dispatches_bp)
     app.register_blueprint(library_bp)
+    app.register_blueprint(programmes_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(agent_api_bp)

@@ -9,6 +9,7 @@ from app.library.models import LibraryItem
 from app.org.models import BroadcastSession, Station, Unit
 from app.playout.lock import RunnerLock
 from app.portal.models import FeedToken
+from app.programmes.models import ProgrammeItem, ProgrammeVersion
 from app.schedules.models import (
     Airing,
     CancelledOccurrence,
@@ -33,6 +34,8 @@ __all__ = [
     "FeedToken",
     "LexiconEntry",
     "LibraryItem",
+    "ProgrammeItem",
+    "ProgrammeVersion",
     "Render",
     "RunnerLock",
     "Schedule",

@@ -10,6 +10,7 @@ from app.api import (  # noqa: E402,F401
     library,
     logs,
     openapi,
+    programmes,
     recordings,
     reports,
     schedules,

@@ -63,6 +63,7 @@ from app.core.errors import ValidationError
 from app.dispatches.models import Dispatch
 from app.extensions import db
 from app.org.models import Station
+from app.programmes.service import items_text
 from app.reports.service import (
     WEEKDAY_NAMES,
     CampaignReport,
@@ -411,6 +412,7 @@ LOGBOOK_COLUMNS = [
     Column("operator", "Người thực hiện"),
     Column("result", "Kết quả"),
     Column("notes", "Ghi chú"),
+    Column("items", "Các mục của chương trình"),
 ]
 
 
@@ -430,6 +432,7 @@ def logbook_document(station: Station, period: Period, lines: list[LogbookLine])
             ln.operator,
             ln.result,
             ln.notes,
+            items_text(ln.items),
         ]
         for ln in lines
     ]

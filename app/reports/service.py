@@ -954,6 +954,8 @@ class LogbookLine:
     operator: str
     result: str
     notes: str
+    # A programme's items, each with its start and sha256 (app.programmes); empty for spots.
+    items: list = field(default_factory=list)
 
 
 def logbook(actor: User, station: Station, period: Period) -> list[LogbookLine]:
@@ -982,6 +984,9 @@ def logbook(actor: User, station: Station, period: Period) -> list[LogbookLine]:
         for review in reviews:
             approvers[review.version_id] = review.reviewer.full_name
     scripts = _load(Script, {r[0].script_id: None for r in rows})
+    from app.programmes.service import logged_items  # programmes build on the log
+
+    programme_items = logged_items(r[0] for r in rows)
     lines = []
     for row, session, number in rows:
         script = scripts.get(row.script_id)
@@ -1005,6 +1010,7 @@ def logbook(actor: User, station: Station, period: Period) -> list[LogbookLine]:
                 operator=operator,
                 result=row.status.label,
                 notes=notes,
+                items=programme_items.get(row.id, []),
             )
         )
     return lines

@@ -39,6 +39,7 @@ from app.extensions import db
 from app.org.models import BroadcastSession, PlayoutMode, Station, Unit
 from app.playout import manual as playout
 from app.playout.runner import format_span
+from app.programmes.service import logged_items
 from app.schedules import service
 from app.schedules.console_forms import AirNowForm, LiveReadForm, ReasonForm
 from app.schedules.models import Airing, AiringStatus
@@ -905,6 +906,7 @@ def _log_page(verify: bool = False):
         stations=stations,
         campaigns=campaigns_in_scope(current_user),
         titles=titles,
+        programme_items=logged_items(page.items),
         statuses=list(LogStatus),
         check=_verify(filters, stations) if verify else None,
     )

@@ -19,6 +19,7 @@ from app.core import clock
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.extensions import db
 from app.org.models import Station, Unit
+from app.programmes.service import check_schedule_fits
 from app.schedules.models import (
     Airing,
     AiringStatus,
@@ -271,6 +272,7 @@ def check_schedule(actor: User, data: ScheduleInput, now: datetime) -> CheckResu
             continue
         schedules = schedules_for_station(station)
         placed, found, others = _plan_with(station, sessions, spots(times), now, schedules)
+        check_schedule_fits(script, duration, station, placed)
         problems += found
         problems += _duplicates(station, script, times, others, schedules)
         problems += _window_overruns(station, rec, placed, duration, data.gap_seconds)

@@ -112,6 +112,8 @@ class Script(db.Model):
     category: Mapped[str] = mapped_column(String(120), default="")
     priority: Mapped[Priority] = mapped_column(enum_column(Priority), index=True)
     source_kind: Mapped[str] = mapped_column(String(60), default="")
+    # "spot" (one text read or recorded) or "programme" (a rundown: app.programmes).
+    kind: Mapped[str] = mapped_column(String(16), default="spot", server_default="spot")
     source_number: Mapped[str] = mapped_column(String(80), default="")
     source_date: Mapped[date | None] = mapped_column(Date())
     source_issuer: Mapped[str] = mapped_column(String(300), default="")
@@ -183,6 +185,11 @@ class Script(db.Model):
             d = self.source_date
             parts.append(f"ngày {d.day}/{d.month}/{d.year}")
         return " ".join(parts)
+
+    @property
+    def is_programme(self) -> bool:
+        """A programme's audio is mixed from its rundown (app.programmes), not read aloud."""
+        return self.kind == "programme"
 
     @property
     def latest_review(self) -> ScriptReview | None:

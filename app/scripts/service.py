@@ -277,6 +277,8 @@ def update_script(
     if actor is not None:
         require(actor, Permission.SCRIPT_EDIT)
         require_scope(actor, script.unit, "Kịch bản")
+    if script.is_programme:
+        raise ValidationError("Đây là chương trình phát thanh: hãy sửa trong trang Chương trình.")
     data = clean_input(data)
     _check_units(actor, data, script)
     stale = Conflict(
@@ -360,6 +362,10 @@ def submit_script(actor: User, script: Script) -> Script:
             f"Chỉ gửi duyệt được bản nháp hoặc bản bị từ chối; kịch bản đang ở trạng thái "
             f"“{script.status.label}”."
         )
+    if script.is_programme:
+        from app.programmes.service import check_submittable  # programmes build on scripts
+
+        check_submittable(script)
     render = speech.render_for_submission(script)
     now = clock.now()
     script.status = ScriptStatus.SUBMITTED

@@ -174,6 +174,8 @@ def new():
 def edit(script_id: int):
     """Edit a script; a changed body becomes a new version."""
     script = service.get_script(current_user, script_id)
+    if script.is_programme:
+        return redirect(url_for("programmes.edit", script_id=script.id))
     if script.status == ScriptStatus.ARCHIVED:
         flash("Kịch bản đã lưu trữ, không sửa được nữa.", "error")
         return redirect(url_for("scripts.show", script_id=script.id))
@@ -228,6 +230,8 @@ def edit(script_id: int):
 def show(script_id: int):
     """A script with its current text, versions, decisions and available actions."""
     script = service.get_script(current_user, script_id)
+    if script.is_programme:
+        return redirect(url_for("programmes.show", script_id=script.id))
     version = script.current_version
     return render_template(
         "scripts/show.html",
@@ -323,8 +327,18 @@ def _review_page(script, reject_form: RejectForm, status: int = 200):
         reading=_reading(version.body),
         approve_form=ApproveForm(formdata=None, version_id=version.id),
         reject_form=reject_form,
+        rundown=_programme_rundown(script),
     )
     return page, status
+
+
+def _programme_rundown(script) -> dict | None:
+    """A programme's submitted rundown with each item's start in the submitted mix."""
+    if not script.is_programme:
+        return None
+    from app.programmes.views import rundown_context  # programmes build on scripts
+
+    return rundown_context(script.current_version_id, script.submitted_render)
 
 
 def _version_id(form) -> int | None:

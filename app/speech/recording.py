@@ -96,6 +96,8 @@ def _check_script(script: Script) -> None:
     """A recording is taken for a draft, rejected or approved script, as renders are."""
     if script.status == ScriptStatus.ARCHIVED:
         raise ValidationError("Kịch bản đã lưu trữ, không thêm bản ghi âm được nữa.")
+    if script.is_programme:
+        raise ValidationError("Chương trình phát thanh không nhận bản ghi âm; hãy thêm mục.")
     if script.status == ScriptStatus.SUBMITTED:
         raise ValidationError(
             "Kịch bản đang chờ duyệt: âm thanh gửi duyệt không được thay đổi. "

@@ -489,6 +489,10 @@ def request_render(actor: User, script: Script, request: RenderRequest) -> Rende
     require_scope(actor, script.unit, "Kịch bản")
     if script.status == ScriptStatus.ARCHIVED:
         raise ValidationError("Kịch bản đã lưu trữ, không tạo âm thanh được nữa.")
+    if script.is_programme:
+        raise ValidationError(
+            "Âm thanh của chương trình được trộn từ các mục trong trang Chương trình."
+        )
     if request.station is not None and not in_scope(actor, request.station.unit):
         raise ValidationError("Đài này nằm ngoài phạm vi của bạn.", {"station": "Ngoài phạm vi."})
     options = resolve_options(request)
@@ -637,9 +641,9 @@ def render_for_submission(script: Script) -> Render:
             "rồi mới gửi duyệt.",
             {"render": "Cần tạo âm thanh trước."},
         )
-    if render.engine == "recording":
-        # A person read the version aloud: the lexicon does not change their voice. It is of
-        # the current version (latest_done_render), which is what must hold.
+    if render.engine in {"recording", "programme"}:
+        # A person read the version aloud, or it is a programme's mix (app.programmes): the
+        # lexicon does not change it. It is of the current version (latest_done_render).
         return render
     if render.spoken_sha256 != spoken_for(script).sha256:
         raise ValidationError(
@@ -697,6 +701,10 @@ def _save_progress(render_id: int, fraction: float) -> None:
 
 def run_render(render: Render) -> Render:
     """Produce the audio of a claimed render; failures are recorded, never raised."""
+    if render.engine_requested == "programme":
+        from app.programmes.mix import run_programme_render  # programmes build on this module
+
+        return run_programme_render(render)
     key = render.cache_key
     settings = AssemblySettings.from_dict(render.settings)
     options = RenderOptions(

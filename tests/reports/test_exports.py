@@ -321,6 +321,7 @@ def test_logbook_pdf_and_json_in_airing_order(world, users, request_ctx):
         "Người thực hiện",
         "Kết quả",
         "Ghi chú",
+        "Các mục của chương trình",
     ]
     data = json.loads(body(exports.export_response(doc, "json", "so-nhat-ky")))
     rows = data["tables"]["logbook"]["rows"]

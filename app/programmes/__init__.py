@@ -1,0 +1,1 @@
+"""Programmes: rundowns of approved spots, recordings and library items, mixed into one file."""
