@@ -30,3 +30,14 @@ def reading_seconds(text: str, syllables_per_minute: int) -> int:
     """Estimate how long an announcer takes to read the text aloud."""
     # Half up, as the editor's JavaScript rounds, so both show the same estimate.
     return math.floor(count_syllables(text) * 60 / syllables_per_minute + 0.5)
+
+
+def parse_id(text: str | None, max_digits: int = 9) -> int | None:
+    """A posted id or number as an int, or None: ASCII digits only, at most max_digits.
+
+    str.isdigit() is true for '²' or '①', which int() then refuses; isdecimal() alone lets
+    other scripts' digits through. Nine digits keep an id inside a 32-bit column.
+    """
+    if not text or len(text) > max_digits or not (text.isascii() and text.isdecimal()):
+        return None
+    return int(text)

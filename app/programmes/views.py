@@ -14,6 +14,7 @@ from flask_login import current_user
 from app.auth.decorators import permission_required
 from app.auth.permissions import Permission, can, in_scope
 from app.core.errors import Conflict, DomainError
+from app.core.text import parse_id
 from app.extensions import db
 from app.org.models import Station
 from app.programmes import mix as mixing
@@ -61,10 +62,7 @@ def _parse_seconds(text: str) -> int | None:
 
 def _rows_from_form() -> list[Row]:
     """The rundown rows of the posted editor, in their order."""
-    try:
-        count = min(max(int(request.form.get("count", "0")), 0), MAX_ROWS)
-    except ValueError:
-        count = 0
+    count = min(parse_id(request.form.get("count", "0")) or 0, MAX_ROWS)
     rows = []
     for i in range(count):
         kind = request.form.get(f"kind-{i}", "")
@@ -94,7 +92,8 @@ def _entries(rows: list[Row]) -> tuple[list[service.RundownEntry], dict[str, str
             errors[f"item-{n}"] = (
                 f"Mục {n}: khoảng nghỉ và chuyển tiếp chồng phải là số giây (ví dụ 1,5)."
             )
-        ref = int(row.ref) if row.ref.isdigit() and len(row.ref) < 10 else row.ref
+        ref = parse_id(row.ref)
+        ref = row.ref if ref is None else ref
         entries.append(service.RundownEntry(row.kind, ref, gap or 0, fade or 0))
     return entries, errors
 
@@ -104,12 +103,12 @@ def _apply_op(op: str, rows: list[Row]) -> list[Row]:
     action, _, arg = op.partition(":")
     if action == "add":
         kind, _, ref = arg.partition(":")
-        if kind in {"script", "library"} and ref.isdigit() and len(ref) < 10:
+        if kind in {"script", "library"} and parse_id(ref) is not None:
             rows.append(Row(kind, ref))
         return rows
-    if not arg.isdigit() or not 0 <= int(arg) < len(rows):
+    i = parse_id(arg)
+    if i is None or not 0 <= i < len(rows):
         return rows
-    i = int(arg)
     if action == "remove":
         rows.pop(i)
     elif action == "up" and i > 0:
@@ -137,15 +136,15 @@ def _settings_from_form(form: ProgrammeForm) -> tuple[dict, dict[str, str]]:
     session = form.session.data or ""
     if session:
         station, _, name = session.partition(":")
-        if station.isdigit() and name and len(station) < 10:
-            values["station_id"], values["session_name"] = int(station), name
+        station_id = parse_id(station)
+        if station_id is not None and name:
+            values["station_id"], values["session_name"] = station_id, name
         else:
             errors["session"] = "Buổi phát đã chọn không hợp lệ."
     bed = form.bed_item_id.data or ""
     if bed:
-        if bed.isdigit() and len(bed) < 10:
-            values["bed_item_id"] = int(bed)
-        else:
+        values["bed_item_id"] = parse_id(bed)
+        if values["bed_item_id"] is None:
             errors["bed_item_id"] = "Nhạc nền đã chọn không hợp lệ."
     duck = (form.duck_db.data or "").strip().replace(",", ".")
     try:
@@ -160,8 +159,8 @@ def _settings_from_form(form: ProgrammeForm) -> tuple[dict, dict[str, str]]:
 def _session_of(form: ProgrammeForm):
     """The station and session the form names, if they exist."""
     station_id, _, name = (form.session.data or "").partition(":")
-    known = station_id.isdigit() and len(station_id) < 10
-    station = db.session.get(Station, int(station_id)) if known else None
+    known = parse_id(station_id)
+    station = db.session.get(Station, known) if known is not None else None
     if station is None or not in_scope(current_user, station.unit):
         return None, None
     return station, service.find_session(station, name)
@@ -241,7 +240,8 @@ def _editor(script=None):
             script = service.create_programme(current_user, data)
             flash(f"Đã lưu chương trình “{script.title}” (phiên bản 1, bản nháp).", "success")
         else:
-            revision = int(form.revision.data) if (form.revision.data or "").isdigit() else -1
+            revision = parse_id(form.revision.data)
+            revision = -1 if revision is None else revision
             changed = service.update_programme(current_user, script, data, revision)
             if changed:
                 flash(

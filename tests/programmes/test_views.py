@@ -91,11 +91,16 @@ def test_the_editor_adds_moves_and_removes_items_without_storing(writer, items, 
     )
     assert posted_rows(page) == [("script", str(spot.id))]
     # A garbled post is shown back, never a server error.
-    for count in ("zzz", "-5", "99999999"):
+    for count in ("zzz", "-5", "99999999", "²", "①"):
         garbled = writer.post("/programmes/new", data=rundown_form(rows, op="up:1", count=count))
         assert garbled.status_code == 200, count
-    # Moves past either end and unknown buttons change nothing.
-    for op in ("up:0", "down:1", "remove:9", "up:x", "add:video:1", "nonsense"):
+    # Moves past either end, unknown buttons and ids in other digits change nothing.
+    for op in ("add:script:²", "add:library:①"):
+        response = writer.post("/programmes/new", data=rundown_form(rows, op=op))
+        assert response.status_code == 200, op
+        assert len(posted_rows(response.get_data(as_text=True))) == 2, op
+    ops = ("up:0", "down:1", "remove:9", "up:x", "add:video:1", "nonsense", "up:²", "remove:①")
+    for op in ops:
         page = writer.post("/programmes/new", data=rundown_form(rows, op=op)).get_data(as_text=True)
         assert len(posted_rows(page)) == 2, op
     assert stored() == before
@@ -221,6 +226,13 @@ def _refusals(users, items, station, org, tones):
         ("a missing script", [("script", 99999, "0", "0")], {}, "không tìm thấy kịch bản"),
         ("a bad id", [("library", "1x", "0", "0")], {}, "mục không hợp lệ"),
         ("a huge id", [("library", "9" * 30, "0", "0")], {}, "mục không hợp lệ"),
+        # str.isdigit() holds for these, and int() refuses them: they must not be a 500.
+        ("a superscript id", [("library", "²", "0", "0")], {}, "mục không hợp lệ"),
+        ("a circled id", [("script", "①", "0", "0")], {}, "mục không hợp lệ"),
+        ("a superscript bed id", two("0", "0"), {"bed_item_id": "²"},
+         "Nhạc nền đã chọn không hợp lệ"),
+        ("a superscript station id", two("0", "0"), {"session": "²:Buổi sáng"},
+         "Buổi phát đã chọn không hợp lệ"),
         ("a huge gap", two("1e400", "0"), {}, "phải là số giây"),
         ("a bed that is not a bed", two("0", "0"), {"bed_item_id": str(jingle)},
          "không phải nhạc nền"),
@@ -274,6 +286,12 @@ def test_every_refusal_on_save_shows_its_message_and_stores_nothing(
     assert stale.status_code == 409
     assert "vừa được người khác thay đổi" in stale.get_data(as_text=True)
     assert stored() == before
+    for revision in ("²", "①", "9" * 30):
+        data = rundown_form([("library", items["ident"].id, "0", "0")], revision=revision)
+        response = writer.post(f"/programmes/{script.id}/edit", data=data)
+        assert response.status_code == 409, revision
+        assert "vừa được người khác thay đổi" in response.get_data(as_text=True), revision
+        assert stored() == before, revision
 
 
 def test_mix_submit_review_and_approve_through_the_pages(login_as, items, station, users, org):
