@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
 from app.audit.models import AuditEvent
-from app.core.errors import NotFound, PermissionDenied, ValidationError
+from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.core.models import AppendOnlyViolation
 from app.extensions import db
 from app.library.models import LibraryKind
@@ -292,7 +292,7 @@ def test_a_stale_revision_is_refused(users, org, station, items):
     service.update_programme(users["writer"], script, changed, script.revision)
     before = stored()
     again = replace(data, items=[entry("library", items["jingle"], gap_ms=100)] * 2)
-    with pytest.raises(Exception, match="vừa được người khác thay đổi"):
+    with pytest.raises(Conflict, match="vừa được người khác thay đổi"):
         service.update_programme(users["writer"], script, again, script.revision - 1)
     assert stored() == before
 
