@@ -697,8 +697,12 @@ class LoggedItem:
     audio_sha256: str
     start_s: float
     duration_s: float
-    # The local time the item began, when the row says when the programme started.
+    # The local time the item began, when the row says when the programme started and the
+    # item did air.
     started: datetime | None
+    # Empty when the item aired whole; otherwise what happened to it ("bị ngắt sau 0:02,1",
+    # "không phát (bị ngắt)", "không phát (bỏ lỡ)").
+    note: str = ""
 
     @property
     def start_text(self) -> str:
@@ -714,22 +718,74 @@ class LoggedItem:
     def text(self) -> str:
         """The item as one logbook line."""
         when = f"{self.started:%H:%M:%S} " if self.started else ""
+        note = f" — {self.note}" if self.note else ""
         return (
             f"{self.position}. {when}{self.title} [{self.kind.label}] +{offset_text(self.start_s)}"
-            f", dài {offset_text(self.duration_s)}, sha256 {self.audio_sha256[:12]}"
+            f", dài {offset_text(self.duration_s)}, sha256 {self.audio_sha256[:12]}{note}"
         )
+
+
+def played_s(row) -> float | None:
+    """How much of a log row's audio went out: ended_at - started_at (else its duration_s)."""
+    if row.started_at is not None and row.ended_at is not None:
+        return max(0.0, (row.ended_at - row.started_at).total_seconds())
+    return float(row.duration_s) if row.duration_s is not None else None
+
+
+def _row_items(row, items: list[ProgrammeItem]) -> list[LoggedItem]:
+    """A row's items with their air times, as far as the row says they aired."""
+    from datetime import timedelta
+
+    from app.broadcast.models import LogStatus
+
+    cut = row.status in {LogStatus.PARTIAL, LogStatus.INTERRUPTED}
+    aired = row.status in {LogStatus.AIRED, LogStatus.AIRED_LATE}
+    played = played_s(row) if cut else None
+    result = []
+    for item, start in zip(items, start_offsets(items), strict=True):
+        length = round(float(item.duration_s), 3)
+        note, on_air = "", aired
+        if not aired and not cut:
+            note = f"không phát ({row.status.label})"
+        elif cut and played is None:
+            note = "không rõ đã phát tới đâu (bị ngắt)"
+        elif cut and start >= played:
+            note = "không phát (bị ngắt)"
+        elif cut:
+            on_air = True
+            if start + length > played:
+                note = f"bị ngắt sau {offset_text(played - start)}"
+        started = (
+            clock.to_local(row.started_at + timedelta(seconds=start))
+            if on_air and row.started_at
+            else None
+        )
+        result.append(
+            LoggedItem(
+                item.position,
+                item.title,
+                item.kind,
+                item.audio_sha256,
+                start,
+                length,
+                started,
+                note,
+            )
+        )
+    return result
 
 
 def logged_items(rows) -> dict[int, list[LoggedItem]]:
     """Each programme log row's items: title, kind, audio sha256, start and length.
 
     Read from the rundown of the row's version (append-only rows bound to the exact audio,
-    the version the approval and the row's hash cover); starts are laid out as the mix lays
-    them out (app.programmes.mix.layout, the same to the millisecond). Rows of spots are left
-    out.
+    the version the approval and the row's hash covers); starts are computed from that rundown
+    (they agree with the mix's offsets to well under 1 ms). A row cut short (partial,
+    interrupted) gives air times only to the items that began before the cut, marks the item
+    cut and lists the rest as not aired; a row that did not air (failed, missed, skipped,
+    cancelled) lists its items without air times, each saying it did not air. Rows of spots
+    are left out.
     """
-    from datetime import timedelta
-
     rows = list(rows)
     versions = {r.version_id for r in rows if r.version_id}
     if not versions:
@@ -745,22 +801,8 @@ def logged_items(rows) -> dict[int, list[LoggedItem]]:
     result: dict[int, list[LoggedItem]] = {}
     for row in rows:
         items = by_version.get(row.version_id)
-        if not items:
-            continue
-        result[row.id] = [
-            LoggedItem(
-                item.position,
-                item.title,
-                item.kind,
-                item.audio_sha256,
-                start,
-                round(float(item.duration_s), 3),
-                clock.to_local(row.started_at + timedelta(seconds=start))
-                if row.started_at
-                else None,
-            )
-            for item, start in zip(items, start_offsets(items), strict=True)
-        ]
+        if items:
+            result[row.id] = _row_items(row, items)
     return result
 
 

@@ -218,3 +218,71 @@ def test_the_schedule_page_refuses_a_programme_too_long_for_the_session(
     assert db.session.scalar(select(func.count()).select_from(Schedule)) == 0
     saved = operator.post("/schedules/new", data=form | {"action": "save", "times": "05:45"})
     assert saved.status_code == 302
+
+
+def _logbook_cell(app, station) -> list[str]:
+    """The programme's items cell of the station's logbook CSV for the first test day."""
+    supervisor = app.test_client()
+    supervisor.post("/login", data={"username": "supervisor", "password": "correct-horse-battery"})
+    url = f"/reports/logbook?station={station.code}&period=day&date={START:%Y-%m-%d}"
+    with supervisor.get(url + "&format=csv") as response:
+        text = response.get_data(as_text=True)
+    table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    header = next(r for r in table if "Các mục của chương trình" in r)
+    line = table[table.index(header) + 1]
+    return line[header.index("Các mục của chương trình")].splitlines()
+
+
+def test_an_interrupted_programme_logs_air_times_only_for_what_aired(
+    app, users, org, station, items, clock
+):
+    spot = tone_spot(users, org.district, title="Thông báo lịch tiêm chủng")
+    rundown = [
+        entry("library", items["jingle"], gap_ms=1000),
+        entry("script", spot),
+        entry("library", items["ident"]),
+    ]
+    script, mix = approved_programme(users, org, station, rundown)
+    airing = schedule_at(users, script, station, time(5, 45))
+    starts = service.start_offsets(service.version_settings(script.approved_version_id).items)
+    # Cut 0,1 s into the (0,2 s) spot, as the runner logs a play stopped short.
+    played = starts[1] + 0.1
+    started = airing.sequenced_at
+    entry_ = runner.log_entry(
+        airing,
+        mix,
+        "may-chu",
+        status=LogStatus.INTERRUPTED,
+        reason="bị ngắt sau 0:03",
+        started_at=started,
+        ended_at=started + timedelta(seconds=played),
+        duration_s=played,
+    )
+    row = runner.finish(airing.id, entry_)
+    logged = service.logged_items([row])[row.id]
+    assert [i.started is not None for i in logged] == [True, True, False]
+    assert [i.note for i in logged] == ["", "bị ngắt sau 0:00,1", "không phát (bị ngắt)"]
+    assert logged[1].started == (started + timedelta(seconds=starts[1])).astimezone(
+        logged[1].started.tzinfo
+    )
+    cell = _logbook_cell(app, station)
+    assert cell == [i.text for i in logged]
+    assert cell[2].startswith("3. Nhận diện đài [") and cell[2].endswith("— không phát (bị ngắt)")
+
+
+def test_a_missed_programme_lists_its_items_as_not_aired(app, users, org, station, items, clock):
+    rundown = [entry("library", items["jingle"]), entry("library", items["ident"])]
+    script, _ = approved_programme(users, org, station, rundown)
+    airing = schedule_at(users, script, station, time(5, 45))
+    clock.current = airing.sequenced_at + timedelta(hours=1)
+    runner.run_once(clock, "may-chu")
+    row = db.session.scalars(select(BroadcastLog)).one()
+    assert row.status == LogStatus.MISSED
+    logged = service.logged_items([row])[row.id]
+    assert [(i.title, i.started, i.note) for i in logged] == [
+        ("Nhạc hiệu đài", None, "không phát (bỏ lỡ)"),
+        ("Nhận diện đài", None, "không phát (bỏ lỡ)"),
+    ]
+    cell = _logbook_cell(app, station)
+    assert cell == [i.text for i in logged]
+    assert cell[0].startswith("1. Nhạc hiệu đài [") and cell[0].endswith("— không phát (bỏ lỡ)")
