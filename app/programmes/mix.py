@@ -7,8 +7,8 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from flask import current_app
 
 from app.audit.service import record_event
@@ -34,6 +34,9 @@ from app.speech.audio import (
 )
 from app.speech.models import Render, RenderStatus
 from app.speech.pipeline import sha256_file, sha256_text
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Bumped when the mix itself changes, so a new mix is made instead of reusing an old file.
 MIX_REVISION = 1
@@ -66,6 +69,8 @@ class Part:
 
 def _samples(path: Path, rate: int, config: Mapping | None) -> np.ndarray:
     """A file decoded to 16-bit mono at rate, as an int16 array (no copy of the PCM)."""
+    import numpy as np  # only the render worker mixes: the web app does without it
+
     segment = decode_audio(path, sample_rate=rate, config=config)
     return np.frombuffer(segment.raw_data, dtype=np.int16)
 
@@ -77,6 +82,8 @@ def _fit(track: np.ndarray, length: int) -> np.ndarray:
     it was made; the mix keeps the saved lengths so the total the writer saw (and the session
     check) is what airs. The difference falls in the item's trailing silence.
     """
+    import numpy as np  # only the render worker mixes: the web app does without it
+
     if len(track) >= length:
         return track[:length]
     return np.concatenate([track, np.zeros(length - len(track), dtype=np.int16)])
@@ -84,6 +91,8 @@ def _fit(track: np.ndarray, length: int) -> np.ndarray:
 
 def _bed_envelope(total: int, spans: list[tuple[int, int]], duck_db: float, rate: int):
     """Bed gain at every _ENVELOPE_HOP_S: 1 in gaps, lowered by duck_db under items, ramped."""
+    import numpy as np  # only the render worker mixes: the web app does without it
+
     hop = max(1, int(rate * _ENVELOPE_HOP_S))
     frames = total // hop + 2
     gains = np.ones(frames, dtype=np.float32)
@@ -127,6 +136,8 @@ def mix_parts(
     Items are decoded one at a time into the mix, so memory holds the mix and one item.
     Returns the measurement and each part's (start_s, end_s) in the mix.
     """
+    import numpy as np  # only the render worker mixes: the web app does without it
+
     rate = settings.sample_rate
     progress = on_progress or (lambda fraction: None)
     spans = layout(parts, rate)
