@@ -6,24 +6,19 @@ and the programme page fit a 390 px phone."""
 from __future__ import annotations
 
 import re
-from datetime import date, time
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from app.auth.models import User
-from app.broadcast.models import BroadcastLog, LogStatus
 from app.extensions import db
 from app.library.models import LibraryKind
-from app.org.models import Station
 from app.programmes import service as programmes
-from app.schedules import service as schedules
-from app.schedules.recurrence import Recurrence
-from app.scripts.models import Script, ScriptReview
+from app.scripts.models import Script
 from app.speech.models import Render
 from tests.browser.conftest import LiveServer, OnAir
-from tests.browser.test_schedule_journey import filter_log, log_rows, run_runner
+from tests.browser.test_schedule_journey import approve_schedule_and_air, filter_log, log_rows
 from tests.browser.test_script_journey import flash, log_in, log_out, status_badge
 from tests.programmes.conftest import library_item, tone
 
@@ -159,35 +154,7 @@ def test_programme_built_mixed_approved_scheduled_aired_and_logged(
     expect(status_badge(page)).to_have_text("Đã duyệt")
 
     # Scheduled at 08:15 (it airs at the session's start, 08:10) and aired by the runner.
-    with live_server.app.app_context():
-        script = db.session.scalar(select(Script).where(Script.title == TITLE))
-        review_row = db.session.scalar(
-            select(ScriptReview).where(ScriptReview.script_id == script.id)
-        )
-        assert (review_row.render_id, review_row.audio_sha256) == (render_id, sha)
-        operator = db.session.scalar(
-            select(User).where(User.username == live_server.users["operator"])
-        )
-        station = db.session.scalar(select(Station).where(Station.code == on_air.station_code))
-        day = date(2026, 11, 27)
-        schedules.create_schedule(
-            operator,
-            schedules.ScheduleInput(
-                script=script,
-                recurrence=Recurrence(
-                    kind="times", times=(time(8, 15),), start_date=day, end_date=day
-                ),
-                stations=[station],
-            ),
-        )
-        db.session.remove()
-    clock.advance(minutes=10)
-    assert run_runner(live_server, clock)["logged"] == 1
-    with live_server.app.app_context():
-        row = db.session.scalar(select(BroadcastLog))
-        assert row.status == LogStatus.AIRED
-        assert (row.render_id, row.audio_sha256) == (render_id, sha)
-        db.session.remove()
+    approve_schedule_and_air(live_server, on_air, clock, TITLE, render_id, sha)
 
     # The log shows the programme's row and, opened, its three items with their starts.
     log_out(page)

@@ -10,14 +10,21 @@ the runner once in this process, inside the live app's context; its simulate out
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
+from app.auth.models import User
+from app.broadcast.models import BroadcastLog, LogStatus
 from app.core.clock import LOCAL_TZ, FixedClock
 from app.extensions import db
+from app.org.models import Station
 from app.playout import runner
+from app.schedules import service as schedules
+from app.schedules.recurrence import Recurrence
+from app.scripts.models import Script, ScriptReview
 from tests.browser.conftest import LiveServer, OnAir
 from tests.browser.test_script_journey import flash, log_in
 
@@ -41,6 +48,40 @@ def run_runner(server: LiveServer, clock: FixedClock) -> dict:
             return runner.run_once(clock, RUNNER_HOST)
         finally:
             db.session.remove()
+
+
+def approve_schedule_and_air(
+    server: LiveServer, on_air: OnAir, clock: FixedClock, title: str, render_id: int, sha: str
+) -> None:
+    """The journeys' common end: the approval named the render and its sha256; the operator
+    schedules the script at 08:15 on the journey's day (it airs at the session's start, 08:10)
+    on the on-air station; one runner cycle ten minutes later airs it, and its log row names
+    that exact audio."""
+    with server.app.app_context():
+        script = db.session.scalar(select(Script).where(Script.title == title))
+        review = db.session.scalar(select(ScriptReview).where(ScriptReview.script_id == script.id))
+        assert (review.render_id, review.audio_sha256) == (render_id, sha)
+        operator = db.session.scalar(select(User).where(User.username == server.users["operator"]))
+        station = db.session.scalar(select(Station).where(Station.code == on_air.station_code))
+        day = date(2026, 11, 27)
+        schedules.create_schedule(
+            operator,
+            schedules.ScheduleInput(
+                script=script,
+                recurrence=Recurrence(
+                    kind="times", times=(time(8, 15),), start_date=day, end_date=day
+                ),
+                stations=[station],
+            ),
+        )
+        db.session.remove()
+    clock.advance(minutes=10)
+    assert run_runner(server, clock)["logged"] == 1
+    with server.app.app_context():
+        row = db.session.scalar(select(BroadcastLog))
+        assert row.status == LogStatus.AIRED
+        assert (row.render_id, row.audio_sha256) == (render_id, sha)
+        db.session.remove()
 
 
 def rundown_items(page: Page):
