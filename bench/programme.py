@@ -31,7 +31,6 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.machine import machine_info, markdown_table  # noqa: E402
-from bench.render import SAMPLE_S, TreeMemory, ffmpeg_info, speech_config, status_kib  # noqa: E402
+from bench.render import ffmpeg_info, run_measured_child, speech_config, status_kib  # noqa: E402
 
 TARGET_S = 60.0
 TARGET_PEAK_MB = 500.0
@@ -218,26 +217,6 @@ def mix_child(workdir: Path, script_id: int) -> int:
     return 0
 
 
-def run_child(args: list[str], workdir: Path) -> dict[str, Any]:
-    """Run a child process, sampling the memory of its process tree; its JSON line."""
-    memory = TreeMemory()
-    out_path, err_path = workdir / "child.out", workdir / "child.err"
-    with out_path.open("w") as out, err_path.open("w") as err:
-        child = subprocess.Popen([sys.executable, __file__, *args], stdout=out, stderr=err)
-        while child.poll() is None:
-            memory.sample(child.pid)
-            time.sleep(SAMPLE_S)
-    if child.returncode != 0:
-        raise RuntimeError(f"child failed:\n{err_path.read_text()[-3000:]}")
-    data = json.loads(out_path.read_text().strip().splitlines()[-1])
-    to_mb = 1024 / MB
-    if "process_peak_kib" in data:
-        data["peak_mb"] = max(memory.peak_total_kib, data["process_peak_kib"]) * to_mb
-        data["ffmpeg_peak_mb"] = memory.peak_child_kib * to_mb
-        data["baseline_mb"] = data["baseline_kib"] * to_mb
-    return data
-
-
 def main(argv: list[str] | None = None) -> int:
     """Make the material, set up the programme, mix it --runs times, print the verdicts."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -267,14 +246,16 @@ def main(argv: list[str] | None = None) -> int:
         made_s = time.perf_counter() - made_at
         workdir = folder / "loa"
         workdir.mkdir()
-        setup = run_child(["--setup", str(material), str(workdir)], workdir)
+        setup = run_measured_child(__file__, ["--setup", str(material), str(workdir)], workdir)
         print(
             f"- material: made in {made_s:.1f} s, taken into the library in "
             f"{setup['ingest_s']:.1f} s; rundown total {setup['total_s']:.1f} s"
         )
         runs = []
         for _ in range(args.runs):
-            run = run_child(["--mix", str(workdir), str(setup["script"])], workdir)
+            run = run_measured_child(
+                __file__, ["--mix", str(workdir), str(setup["script"])], workdir
+            )
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(run["path"], args.keep / "programme-mix.mp3")

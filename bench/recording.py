@@ -29,7 +29,6 @@ import io
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.machine import machine_info, markdown_table  # noqa: E402
-from bench.render import SAMPLE_S, TreeMemory, ffmpeg_info, speech_config, status_kib  # noqa: E402
+from bench.render import ffmpeg_info, run_measured_child, speech_config, status_kib  # noqa: E402
 
 TARGET_S = 20.0
 TARGET_PEAK_MB = 300.0
@@ -166,22 +165,7 @@ def run_child(source: Path, workdir: Path) -> int:
 def one_upload(source: Path, workdir: Path) -> dict[str, Any]:
     """Run one upload in a child process, sampling the memory of its process tree."""
     workdir.mkdir(parents=True)
-    memory = TreeMemory()
-    with (workdir / "stdout").open("w") as out, (workdir / "stderr").open("w") as err:
-        child = subprocess.Popen(
-            [sys.executable, __file__, "--child", str(source), str(workdir)], stdout=out, stderr=err
-        )
-        while child.poll() is None:
-            memory.sample(child.pid)
-            time.sleep(SAMPLE_S)
-    if child.returncode != 0:
-        raise RuntimeError(f"upload child failed:\n{(workdir / 'stderr').read_text()[-3000:]}")
-    data = json.loads((workdir / "stdout").read_text().strip().splitlines()[-1])
-    to_mb = 1024 / MB
-    data["peak_mb"] = max(memory.peak_total_kib, data["process_peak_kib"]) * to_mb
-    data["ffmpeg_peak_mb"] = memory.peak_child_kib * to_mb
-    data["baseline_mb"] = data["baseline_kib"] * to_mb
-    return data
+    return run_measured_child(__file__, ["--child", str(source), str(workdir)], workdir)
 
 
 def main(argv: list[str] | None = None) -> int:

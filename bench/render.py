@@ -466,6 +466,30 @@ class TreeMemory:
         self.samples += 1
 
 
+def run_measured_child(script: str, args: list[str], workdir: Path) -> dict:
+    """Run `python script args...` with its output in workdir, sampling the memory of its
+    process tree; the JSON object on its last line of output, with peak_mb (the sampled tree's
+    peak or the child's own VmHWM, whichever is higher: sampling can miss a short spike),
+    ffmpeg_peak_mb and baseline_mb added when the child reports process_peak_kib and
+    baseline_kib."""
+    memory = TreeMemory()
+    out_path, err_path = workdir / "child.out", workdir / "child.err"
+    with out_path.open("w") as out, err_path.open("w") as err:
+        child = subprocess.Popen([sys.executable, script, *args], stdout=out, stderr=err)
+        while child.poll() is None:
+            memory.sample(child.pid)
+            time.sleep(SAMPLE_S)
+    if child.returncode != 0:
+        raise RuntimeError(f"child failed:\n{err_path.read_text()[-3000:]}")
+    data = json.loads(out_path.read_text().strip().splitlines()[-1])
+    to_mb = 1024 / MB
+    if "process_peak_kib" in data:
+        data["peak_mb"] = max(memory.peak_total_kib, data["process_peak_kib"]) * to_mb
+        data["ffmpeg_peak_mb"] = memory.peak_child_kib * to_mb
+        data["baseline_mb"] = data["baseline_kib"] * to_mb
+    return data
+
+
 def run_programme_child(text_path: Path, out_path: Path) -> int:
     """In the child: render the programme and print its figures as JSON on stdout."""
     spoken = text_path.read_text(encoding="utf-8")
