@@ -512,12 +512,47 @@ def update_item(actor: User, item: LibraryItem, data: ItemInput, revision: int) 
 _FIELD_LABELS = {"title": "tên", "kind": "loại", "licence_note": "bản quyền, nguồn"}
 
 
+def programmes_airing(item: LibraryItem) -> list[str]:
+    """Titles of the programmes that may still air the item: approved with it in their approved
+    rundown (as an item or the bed), or with an active schedule of a version holding it."""
+    from app.programmes.service import versions_using  # programmes build on the library
+    from app.schedules.models import Schedule, ScheduleStatus
+    from app.scripts.models import Script, ScriptStatus
+
+    versions = versions_using(library_item_id=item.id)
+    scheduled = select(Schedule.script_id).where(
+        Schedule.status == ScheduleStatus.ACTIVE, Schedule.version_id.in_(versions)
+    )
+    found = db.session.scalars(
+        select(Script.title)
+        .where(
+            or_(
+                (Script.status == ScriptStatus.APPROVED) & Script.approved_version_id.in_(versions),
+                Script.id.in_(scheduled),
+            )
+        )
+        .order_by(Script.title)
+    )
+    return [f"“{title}”" for title in found]
+
+
 def set_archived(actor: User, item: LibraryItem, archived: bool) -> None:
-    """Archive an item (it leaves the list and new programmes) or bring it back."""
+    """Archive an item (it leaves the list and new programmes) or bring it back.
+
+    An item an approved or scheduled programme still airs is not archived: the programme
+    must first be changed (archiving it would not stop the mix, which already holds it).
+    """
     require_edit(actor, item)
     if item.archived == archived:
         state = "đã được lưu trữ" if archived else "đang dùng"
         raise Conflict(f"Mục này {state} rồi; không có gì thay đổi.")
+    in_use = programmes_airing(item) if archived else []
+    if in_use:
+        raise Conflict(
+            f"Chưa lưu trữ được “{item.title}”: mục này nằm trong chương trình đã duyệt hoặc "
+            f"đang có lịch phát: {', '.join(in_use)}. Hãy bỏ mục khỏi các chương trình đó "
+            "(hoặc lưu trữ chương trình) trước."
+        )
     item.archived = archived
     item.archived_at = clock.now() if archived else None
     item.archived_by_id = actor.id if archived else None

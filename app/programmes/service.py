@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import defer
@@ -209,6 +209,21 @@ def _visible(actor: User, unit: Unit) -> bool:
     return in_scope(actor, unit) or unit.contains(actor.unit)
 
 
+def validity_problem(script: Script, today: date) -> str:
+    """Why a spot may not air in a programme today (its validity ended or not begun), or ''."""
+    if script.valid_until is not None and script.valid_until < today:
+        return (
+            f"kịch bản “{script.title}” đã hết hiệu lực ngày {script.valid_until:%d/%m/%Y}; "
+            "không phát được nữa."
+        )
+    if script.valid_from is not None and script.valid_from > today:
+        return (
+            f"kịch bản “{script.title}” chưa đến ngày hiệu lực ({script.valid_from:%d/%m/%Y}); "
+            "chưa phát được."
+        )
+    return ""
+
+
 def _resolve_script(actor: User, entry: RundownEntry) -> tuple[Resolved | None, str]:
     """An approved spot or recording with its approved audio, or why it cannot be used."""
     script = db.session.get(Script, entry.ref_id)
@@ -216,12 +231,20 @@ def _resolve_script(actor: User, entry: RundownEntry) -> tuple[Resolved | None, 
         return None, "không tìm thấy kịch bản (hoặc nằm ngoài phạm vi đơn vị của bạn)."
     if script.is_programme:
         return None, f"“{script.title}” là một chương trình; không lồng chương trình vào nhau."
+    if script.status == ScriptStatus.ARCHIVED:
+        return None, (
+            f"kịch bản “{script.title}” đã lưu trữ (rút khỏi phát sóng); không đưa vào chương "
+            "trình được nữa."
+        )
     render = script.approved_render
     if script.status != ScriptStatus.APPROVED or render is None:
         return None, (
             f"kịch bản “{script.title}” chưa được duyệt (trạng thái: {script.status.label}); "
             "chỉ đưa được kịch bản đã duyệt vào chương trình."
         )
+    out_of_validity = validity_problem(script, clock.to_local(clock.now()).date())
+    if out_of_validity:
+        return None, out_of_validity
     if not verify_audio(render):
         return None, f"âm thanh đã duyệt của “{script.title}” không còn nguyên trên máy chủ."
     kind = ItemKind.RECORDING if render.engine == "recording" else ItemKind.SCRIPT
@@ -424,14 +447,26 @@ def _store_rundown(version_id: int, rundown: Rundown) -> ProgrammeVersion:
     return settings
 
 
+def rundown_validity(rundown: Rundown) -> tuple[date | None, date | None]:
+    """A programme may air only while all its spots may: the latest start, the earliest end."""
+    spots = [r.script for r in rundown.items if r.script is not None]
+    starts = [s.valid_from for s in spots if s.valid_from is not None]
+    ends = [s.valid_until for s in spots if s.valid_until is not None]
+    return (max(starts) if starts else None), (min(ends) if ends else None)
+
+
 def _script_input(data: ProgrammeInput, rundown: Rundown, title: str) -> scripts.ScriptInput:
-    """The script fields of a programme: its rundown text is the version body."""
+    """The script fields of a programme: its rundown text is the version body, its validity
+    that of its spots (so schedules and the portal keep to it)."""
+    valid_from, valid_until = rundown_validity(rundown)
     return scripts.ScriptInput(
         title=title,
         body=rundown_body(title, rundown),
         unit=data.unit,
         priority=data.priority,
         campaign=data.campaign,
+        valid_from=valid_from,
+        valid_until=valid_until,
         targets=[data.unit],
     )
 
@@ -650,9 +685,24 @@ def check_submittable(script: Script) -> None:
     if total > session_length_s(session) + 0.5:
         message = too_long_message(script.title, total, settings.station, session)
         raise ValidationError(message + " Chưa gửi duyệt.", {"session": message})
+    check_items(settings)
+
+
+def check_items(settings: ProgrammeVersion) -> None:
+    """Every item of a rundown still what it was: approved, in its validity, not archived.
+
+    Checked on submission (check_submittable) and again on approval
+    (app.scripts.service.approve_script), since an item may be withdrawn in between.
+    """
+    today = clock.to_local(clock.now()).date()
     for item in settings.items:
         if item.script_id:
             spot = db.session.get(Script, item.script_id)
+            if spot.status == ScriptStatus.ARCHIVED:
+                raise ValidationError(
+                    f"Mục {item.position} “{item.title}” đã bị lưu trữ (rút khỏi phát sóng); hãy "
+                    "bỏ nó khỏi chương trình."
+                )
             if (
                 spot.status != ScriptStatus.APPROVED
                 or spot.approved_render is None
@@ -662,6 +712,11 @@ def check_submittable(script: Script) -> None:
                     f"Mục {item.position} “{item.title}” không còn là bản đã duyệt khi soạn "
                     "chương trình; hãy sửa danh sách mục rồi tạo lại âm thanh."
                 )
+            out_of_validity = validity_problem(spot, today)
+            if out_of_validity:
+                raise ValidationError(
+                    f"Mục {item.position}: {out_of_validity} Hãy bỏ nó khỏi chương trình."
+                )
         elif item.library_item_id:
             library_item = db.session.get(LibraryItem, item.library_item_id)
             if library_item.archived:
@@ -669,6 +724,45 @@ def check_submittable(script: Script) -> None:
                     f"Mục {item.position} “{item.title}” đã bị lưu trữ trong thư viện; hãy "
                     "bỏ nó khỏi chương trình."
                 )
+    if settings.bed_item_id:
+        bed = db.session.get(LibraryItem, settings.bed_item_id)
+        if bed.archived:
+            raise ValidationError(
+                f"Nhạc nền “{bed.title}” đã bị lưu trữ trong thư viện; hãy chọn nhạc nền khác."
+            )
+
+
+def versions_using(*, script_id: int | None = None, library_item_id: int | None = None):
+    """A select of the programme versions whose rundown holds that spot or library item
+    (as an item, or as the bed)."""
+    if script_id is not None:
+        return select(ProgrammeItem.version_id).where(ProgrammeItem.script_id == script_id)
+    as_item = select(ProgrammeItem.version_id).where(
+        ProgrammeItem.library_item_id == library_item_id
+    )
+    as_bed = select(ProgrammeVersion.version_id).where(
+        ProgrammeVersion.bed_item_id == library_item_id
+    )
+    return as_item.union(as_bed)
+
+
+def withdrawn_items(version_id: int | None) -> list[str]:
+    """Items of a programme version that were archived since (they must not air in it)."""
+    settings = version_settings(version_id)
+    if settings is None:
+        return []
+    found = []
+    for item in settings.items:
+        if item.script_id:
+            gone = db.session.get(Script, item.script_id).status == ScriptStatus.ARCHIVED
+        else:
+            gone = db.session.get(LibraryItem, item.library_item_id).archived
+        if gone:
+            found.append(f"“{item.title}”")
+    bed = db.session.get(LibraryItem, settings.bed_item_id) if settings.bed_item_id else None
+    if bed is not None and bed.archived:
+        found.append(f"nhạc nền “{bed.title}”")
+    return found
 
 
 def check_schedule_fits(script: Script, duration_s: float, station: Station, placed) -> None:

@@ -19,7 +19,7 @@ from app.core import clock
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.extensions import db
 from app.org.models import Station, Unit
-from app.programmes.service import check_schedule_fits
+from app.programmes.service import check_schedule_fits, withdrawn_items
 from app.schedules.models import (
     Airing,
     AiringStatus,
@@ -455,6 +455,11 @@ def check_script_airable(script: Script, now: datetime) -> None:
         message = (
             f"Kịch bản đã hết hiệu lực ngày {fmt_date(script.valid_until)}; không thể lập lịch "
             "phát mới."
+        )
+    elif script.is_programme and (gone := withdrawn_items(script.approved_version_id)):
+        message = (
+            f"Chương trình “{script.title}” có mục đã lưu trữ: {', '.join(gone)}; không thể "
+            "lập lịch phát. Hãy bỏ các mục đó khỏi chương trình rồi gửi duyệt lại."
         )
     elif script.approved_render is None or not verify_audio(script.approved_render):
         message = (

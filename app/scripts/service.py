@@ -8,7 +8,7 @@ import json
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Integer, any_, column, delete, func, literal, select, table, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -432,6 +432,14 @@ def approve_script(actor: User, script: Script, expected_version_id: int | None 
     script = _check_reviewable(actor, script, expected_version_id)
     version = script.current_version
     render = _reviewed_render(script)
+    if script.is_programme:
+        # An item may have been archived, expired or replaced since the programme was sent.
+        from app.programmes.service import check_items, version_settings
+
+        try:
+            check_items(version_settings(version.id))
+        except ValidationError as exc:
+            raise ValidationError(f"{exc.message} Chưa duyệt được chương trình.") from exc
     if speech.authored_by(render, actor):
         raise PermissionDenied(
             "Bạn đã tải bản ghi âm này lên nên không thể tự duyệt; cần một người duyệt khác."
@@ -520,14 +528,50 @@ def reject_script(
     return script
 
 
+def stop_airing(condition, now: datetime) -> tuple[int, int]:
+    """Stop the active schedules and drop the airings still to come of what the condition
+    names (a Schedule/Airing column condition built by the caller); (stopped, removed).
+
+    "Still to come" is every planned airing the runner could still start: those due later,
+    and those due within the widest grace that it has not yet claimed (a late runner would
+    still air them). Airings claimed, on air or aired stay, with their log rows.
+    """
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from app.playout.runner import GRACE_S, widest_grace
+    from app.schedules.models import Airing, AiringStatus, Schedule, ScheduleStatus
+
+    schedule_cond, airing_cond = condition(Schedule), condition(Airing)
+    grace = widest_grace(float(current_app.config.get("PLAYOUT_GRACE_S", GRACE_S)))
+    stopped = db.session.execute(
+        update(Schedule)
+        .where(schedule_cond, Schedule.status == ScheduleStatus.ACTIVE)
+        .values(status=ScheduleStatus.DELETED, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    removed = db.session.execute(
+        delete(Airing)
+        .where(
+            airing_cond,
+            Airing.status == AiringStatus.PLANNED,
+            Airing.sequenced_at >= now - timedelta(seconds=grace),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return stopped, removed
+
+
 def archive_script(actor: User, script: Script) -> Script:
     """Retire a script; it stays readable with all its versions and decisions.
 
     A retired script airs no more: its schedules stop and its airings still to come go (those
     on air or already aired stay, with their log rows), on every station, including those aired
-    by their agents, which drop them at their next sync.
+    by their agents, which drop them at their next sync. The same goes for every programme
+    version that holds it: those programmes' schedules and airings of such a version stop.
     """
-    from app.schedules.models import Airing, AiringStatus, Schedule, ScheduleStatus
+    from app.programmes.service import versions_using
 
     require(actor, Permission.SCRIPT_ARCHIVE)
     require_scope(actor, script.unit, "Kịch bản")
@@ -538,21 +582,16 @@ def archive_script(actor: User, script: Script) -> Script:
     now = clock.now()
     script.status = ScriptStatus.ARCHIVED
     script.updated_at = now
-    stopped = db.session.execute(
-        update(Schedule)
-        .where(Schedule.script_id == script.id, Schedule.status == ScheduleStatus.ACTIVE)
-        .values(status=ScheduleStatus.DELETED, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    removed = db.session.execute(
-        delete(Airing)
-        .where(
-            Airing.script_id == script.id,
-            Airing.status == AiringStatus.PLANNED,
-            Airing.sequenced_at >= now,
+    stopped, removed = stop_airing(lambda model: model.script_id == script.id, now)
+    versions = versions_using(script_id=script.id)
+    programmes = sorted(
+        db.session.scalars(
+            select(ScriptVersion.script_id).where(ScriptVersion.id.in_(versions)).distinct()
         )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    in_programmes = (0, 0)
+    if programmes:
+        in_programmes = stop_airing(lambda model: model.version_id.in_(versions), now)
     record_event(
         "script.archive",
         "script",
@@ -564,6 +603,9 @@ def archive_script(actor: User, script: Script) -> Script:
             "from_status": old.value,
             "schedules_stopped": stopped,
             "airings_removed": removed,
+            "programmes": programmes,
+            "programme_schedules_stopped": in_programmes[0],
+            "programme_airings_removed": in_programmes[1],
         },
     )
     _commit("Kịch bản vừa thay đổi; hãy tải lại trang.")
