@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from app.agents.service import DEFAULT_PLAN_DAYS, MAX_PLAN_DAYS
 from app.core.errors import DomainError, ValidationError
+from app.core.text import parse_id
 from app.schedules.recurrence import FIRST_DAY, LAST_DAY
 
 # --- Bounds (docs/api.md, "Limits") ------------------------------------------------------------
@@ -667,10 +668,9 @@ def _script_filter(value: Any) -> Any:
     value = _blank_none(value)
     if value is None or (isinstance(value, str) and value.strip() == "-"):
         return value and "-"
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 19:
-        number = int(value)
-        if 1 <= number <= MAX_ID:
-            return str(number)
+    number = parse_id(value.strip(), 19) if isinstance(value, str) else None
+    if number is not None and 1 <= number <= MAX_ID:
+        return str(number)
     raise PydanticCustomError("loa_script_id", "Mã kịch bản phải là số (id) hoặc “-”.")
 
 

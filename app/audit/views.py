@@ -10,6 +10,7 @@ from flask_login import current_user
 from app.audit.service import events_query
 from app.auth.decorators import permission_required
 from app.auth.permissions import Permission
+from app.core.text import parse_id
 from app.extensions import db
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -62,7 +63,7 @@ def index():
             actor=request.args.get("actor", "").strip().lower(),
             action=request.args.get("action", "").strip(),
             object_type=request.args.get("object_type", "").strip(),
-            object_id=int(object_id) if object_id.isdigit() else None,
+            object_id=parse_id(object_id),
             date_from=date_from,
             date_to=date_to,
         )

@@ -231,7 +231,7 @@ def parse_input(data, today: date) -> ReportInput:
     issuer_parent = _text(data, "issuer_parent", errors, "cơ quan chủ quản", required=False)
     issuer_name = _text(data, "issuer_name", errors, "tên cơ quan ban hành", required=True)
     number = _text(data, "number", errors, "số văn bản", required=False)
-    if number and not number.isdigit():
+    if number and not (number.isascii() and number.isdecimal()):
         errors["number"] = "Số văn bản chỉ gồm chữ số (để trống nếu văn thư sẽ ghi số)."
     code = _text(data, "code", errors, "ký hiệu", required=True).upper().replace(" ", "")
     if code and "code" not in errors and not CODE_RE.match(code):

@@ -21,6 +21,7 @@ from app.auth.permissions import Permission, can
 from app.core.clock import to_local
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.forms import apply_errors, flash_form_errors
+from app.core.text import parse_id
 from app.dispatches import service
 from app.dispatches.blueprint import bp
 from app.dispatches.extract import MB
@@ -263,7 +264,7 @@ def confirm(dispatch_id: int):
                 current_user,
                 dispatch,
                 _input_from_form(form, dispatch),
-                int(revision) if revision.isdigit() else -1,
+                -1 if parse_id(revision) is None else parse_id(revision),
             )
         except Conflict as exc:
             db.session.rollback()
@@ -341,7 +342,7 @@ def drafts(dispatch_id: int):
         flash("Biểu mẫu không hợp lệ; hãy tải lại trang và thử lại.", "error")
         return redirect(url_for("dispatches.show", dispatch_id=dispatch.id))
     raw = request.form.getlist("points")
-    if any(not value.isdigit() for value in raw):
+    if any(parse_id(value) is None for value in raw):
         flash("Mục đã chọn không có trong công văn.", "error")
         return redirect(url_for("dispatches.show", dispatch_id=dispatch.id))
     try:

@@ -21,6 +21,7 @@ from app.auth.permissions import Permission, can
 from app.core.clock import to_local
 from app.core.errors import DomainError
 from app.core.forms import apply_errors, flash_form_errors
+from app.core.text import parse_id
 from app.extensions import db
 from app.library import service
 from app.library.forms import ActionForm, EditForm, UploadForm
@@ -96,8 +97,8 @@ def index():
     kind = LibraryKind(kind_value) if kind_value in {k.value for k in LibraryKind} else None
     unit = None
     unit_arg = request.args.get("unit", "")
-    if unit_arg.isdigit():
-        unit = db.session.get(Unit, int(unit_arg))
+    if parse_id(unit_arg) is not None:
+        unit = db.session.get(Unit, parse_id(unit_arg))
         if unit is not None and not current_user.unit.contains(unit):
             unit = None
     include_archived = request.args.get("archived") == "1"

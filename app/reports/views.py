@@ -25,6 +25,7 @@ from app.broadcast.service import LogFilter, log_query, log_time, verify_chain
 from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.errors import DomainError, NotFound, ValidationError
+from app.core.text import parse_id
 from app.core.types import UTCDateTime
 from app.dispatches.models import Dispatch
 from app.extensions import db
@@ -251,10 +252,10 @@ def read_filters(
     script = (args.get("script") or "").strip()
     no_script = script == NONE_ARG
     if script and not no_script:
-        if not script.isdigit():
+        if parse_id(script) is None:
             errors["script"] = f"Mã kịch bản “{script}” không hợp lệ."
         else:
-            filters.script = db.session.get(Script, int(script))
+            filters.script = db.session.get(Script, parse_id(script))
             if filters.script is None or not in_scope(actor, filters.script.unit):
                 errors["script"] = "Kịch bản không tồn tại hoặc nằm ngoài phạm vi của bạn."
                 filters.script = None
@@ -269,8 +270,8 @@ def read_filters(
     dispatch_arg = (args.get("dispatch") or "").strip()
     if dispatch_arg:
         # Nine digits at most: a larger id is none (and out of an INTEGER column's range).
-        plausible = dispatch_arg.isdigit() and len(dispatch_arg) <= 9
-        found = db.session.get(Dispatch, int(dispatch_arg)) if plausible else None
+        plausible = parse_id(dispatch_arg)
+        found = db.session.get(Dispatch, plausible) if plausible is not None else None
         if found is None or not in_scope(actor, found.unit):
             errors["dispatch"] = "Văn bản không tồn tại hoặc nằm ngoài phạm vi của bạn."
             not_found = True

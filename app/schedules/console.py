@@ -35,6 +35,7 @@ from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.errors import DomainError, NotFound
 from app.core.forms import apply_errors
+from app.core.text import parse_id
 from app.extensions import db
 from app.org.models import BroadcastSession, PlayoutMode, Station, Unit
 from app.playout import manual as playout
@@ -594,7 +595,8 @@ def live_read():
     """Log a spot read on air by hand, possibly in place of a planned airing."""
     stations = _scope_stations(current_user)
     raw = request.form.get("live-station_id", "")
-    station = db.session.get(Station, int(raw)) if raw.isdigit() else None
+    station_id = parse_id(raw)
+    station = db.session.get(Station, station_id) if station_id is not None else None
     if station is None or not in_scope(current_user, station.unit):
         raise NotFound("Đài không tồn tại hoặc nằm ngoài phạm vi đơn vị của bạn.")
     form = _live_form(station, request.form)

@@ -24,6 +24,7 @@ from app.auth.permissions import Permission, can, in_scope
 from app.core import clock
 from app.core.errors import DomainError, ValidationError
 from app.core.forms import apply_errors, flash_form_errors
+from app.core.text import parse_id
 from app.extensions import db
 from app.org.models import Station, Unit
 from app.org.service import subtree_units
@@ -677,7 +678,8 @@ def cancel(schedule_id: int):
         return redirect(back)
     station = None
     if raw_station:
-        station = db.session.get(Station, int(raw_station)) if raw_station.isdigit() else None
+        station_id = parse_id(raw_station)
+        station = db.session.get(Station, station_id) if station_id is not None else None
         if station is None:
             flash("Đài không tồn tại hoặc nằm ngoài phạm vi đơn vị của bạn.", "error")
             return redirect(back)

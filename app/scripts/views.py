@@ -19,7 +19,7 @@ from app.auth.decorators import permission_required
 from app.auth.permissions import Permission, can
 from app.core.errors import Conflict, DomainError, ValidationError
 from app.core.forms import apply_errors, flash_form_errors
-from app.core.text import count_syllables, reading_seconds
+from app.core.text import count_syllables, parse_id, reading_seconds
 from app.extensions import db
 from app.org.models import Unit
 from app.org.service import subtree_units, unit_choices
@@ -78,8 +78,8 @@ def _parse_filters() -> service.ScriptFilter:
         filters.status = ScriptStatus(args["status"])
     if args.get("priority") in {p.value for p in Priority}:
         filters.priority = Priority(args["priority"])
-    if args.get("unit", "").isdigit():
-        filters.unit_id = int(args["unit"])
+    if parse_id(args.get("unit", "")) is not None:
+        filters.unit_id = parse_id(args["unit"])
     return filters
 
 
@@ -188,7 +188,8 @@ def edit(script_id: int):
         form.revision.data = str(script.revision)
     stale = False
     if form.validate_on_submit():
-        revision = int(form.revision.data) if (form.revision.data or "").isdigit() else -1
+        revision = parse_id(form.revision.data)
+        revision = -1 if revision is None else revision
         try:
             _, changed = service.update_script(
                 current_user, script, _input_from_form(form, script), revision
@@ -344,7 +345,7 @@ def _programme_rundown(script) -> dict | None:
 def _version_id(form) -> int | None:
     """The version the supervisor was looking at."""
     value = form.version_id.data or ""
-    return int(value) if value.isdigit() else None
+    return parse_id(value)
 
 
 @bp.post("/scripts/<int:script_id>/approve")

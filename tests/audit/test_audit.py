@@ -133,3 +133,13 @@ def test_bad_audit_dates_are_refused_in_vietnamese(login_as, users, org, query, 
     assert response.status_code == 422
     assert message in page
     assert "Bài một" not in page  # no unfiltered list passed off as the filtered one
+
+
+@pytest.mark.parametrize("object_id", ["²", "①", "9" * 30])
+def test_an_object_id_in_other_digits_is_ignored_not_a_server_error(
+    login_as, users, org, object_id
+):
+    make_script(users["writer"], org.district, title="Bài một")
+    response = login_as("supervisor").get(f"/audit/?object_id={object_id}")
+    assert response.status_code == 200
+    assert "Bài một" in response.get_data(as_text=True)

@@ -734,3 +734,26 @@ def test_issuer_names_are_written_as_a_sentence_writes_them():
     assert service.spoken_name("Sở Y tế", "") == "Sở Y tế"
     assert service.suggested_priority("THƯỢNG KHẨN") == Priority.HIGH
     assert service.suggested_priority("") == Priority.NORMAL
+
+
+def test_points_in_other_digits_make_no_draft_and_say_why(login_as, confirmed):
+    client = login_as("writer")
+    for points in (["²"], ["3", "①"], ["9" * 30]):
+        response = client.post(
+            f"/dispatches/{confirmed.id}/drafts",
+            data={"kind": "points", "points": points},
+            follow_redirects=True,
+        )
+        assert "Mục đã chọn không có trong công văn." in text_of(response), points
+    assert db.session.scalar(select(func.count()).select_from(Script)) == 0
+
+
+def test_a_revision_in_other_digits_is_a_conflict_and_saves_nothing(login_as, received):
+    client = login_as("writer")
+    for revision in ("²", "①"):
+        data = confirm_data(received, signer_name="Dương Tự", revision=revision)
+        response = client.post(f"/dispatches/{received.id}/confirm", data=data)
+        assert response.status_code == 409, revision
+        assert "vừa được người khác sửa hoặc xác nhận" in text_of(response)
+    db.session.expire_all()
+    assert db.session.get(Dispatch, received.id).status == DispatchStatus.RECEIVED

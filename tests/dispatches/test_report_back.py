@@ -326,6 +326,7 @@ def test_the_form_opens_with_defaults_from_the_unit_and_the_dispatch(world, logi
         ({"signer_name": "  "}, "Hãy nhập họ tên người ký."),
         ({"signer_title": ""}, "Hãy nhập chức vụ người ký."),
         ({"number": "12a"}, "Số văn bản chỉ gồm chữ số"),
+        ({"number": "1²"}, "Số văn bản chỉ gồm chữ số"),
         ({"code": "BC PTH?"}, "Ký hiệu chỉ gồm chữ in hoa, chữ số và dấu gạch nối"),
         ({"code": "KH-PTH"}, "Ký hiệu của báo cáo bắt đầu bằng “BC-”"),
         ({"recipients": " \n - \n"}, "Hãy ghi ít nhất một nơi nhận"),

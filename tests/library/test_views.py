@@ -181,3 +181,13 @@ def test_forms_need_their_csrf_token(tmp_path, clock, sounds):
         assert nothing_stored()
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("unit", ["²", "①", "9" * 30])
+def test_a_unit_filter_in_other_digits_is_ignored_not_a_server_error(
+    app, login_as, users, sounds, unit
+):
+    add(users["writer"], sounds["jingle"], title="Nhạc hiệu Đài Phú Thủy")
+    response = login_as("supervisor").get(f"/library/?unit={unit}")
+    assert response.status_code == 200
+    assert "Nhạc hiệu Đài Phú Thủy" in page(response)

@@ -823,3 +823,12 @@ def test_console_posts_without_a_csrf_token_are_refused(csrf_client):
         assert response.status_code == 400
         assert "mã chống giả mạo CSRF sai" in text(response)
     assert count(Airing) == 0 and count(BroadcastLog) == 0
+
+
+@pytest.mark.parametrize("station", ["²", "①", "9" * 30])
+def test_a_live_read_on_a_station_id_in_other_digits_is_not_found(login_as, desk, station):
+    data = live_form(desk) | {"live-station_id": station}
+    response = login_as("operator").post("/playout/live-read", data=data)
+    assert response.status_code == 404
+    assert "Đài không tồn tại hoặc nằm ngoài phạm vi" in text(response)
+    assert count(BroadcastLog) == 0

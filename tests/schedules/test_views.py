@@ -794,3 +794,16 @@ def test_per_session_schedule_is_one_event_per_station(login_as, desk, users):
         "17:00",
         "17:22",
     ]
+
+
+@pytest.mark.parametrize("station", ["²", "①", "9" * 30])
+def test_cancel_on_a_station_id_in_other_digits_is_refused(login_as, desk, users, station):
+    schedule = make_schedule(desk, users, time(5, 45))
+    response = login_as("operator").post(
+        f"/schedules/{schedule.id}/cancel",
+        data={"occurs_at": "2026-11-30T05:45", "station": station, "reason": "Mất điện"},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "Đài không tồn tại hoặc nằm ngoài phạm vi" in response.get_data(as_text=True)
+    assert counts() == (1, 14, 0)

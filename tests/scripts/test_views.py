@@ -375,3 +375,26 @@ def test_editor_keeps_targets_chosen_above_the_writer(login_as, users, org):
     )
     assert response.status_code == 302
     assert sorted(u.code for u in script.targets) == ["D", "D2"]
+
+
+@pytest.mark.parametrize("number", ["²", "①", "9" * 30])
+def test_ids_in_other_digits_are_read_as_none_not_a_server_error(login_as, users, org, number):
+    script = make_script(users["writer"], org.district, title="A", body="Bản gốc.")
+    # The list's unit filter: ignored, the whole subtree listed.
+    page = login_as("supervisor").get(f"/scripts?unit={number}")
+    assert page.status_code == 200 and _titles(page.get_data(as_text=True)) == ["A"]
+    # The editor's revision: refused as stale, nothing saved.
+    response = login_as("writer2").post(
+        f"/scripts/{script.id}/edit", data=_form(org, body="Sửa mới.", revision=number)
+    )
+    assert response.status_code == 409
+    assert "vừa được người khác thay đổi" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert [v.body for v in script.versions] == ["Bản gốc."]
+    # The reviewer's version: read as none, so the decision is on the current version.
+    submit(users["writer"], script)
+    response = login_as("supervisor").post(
+        f"/scripts/{script.id}/reject", data={"reason": " ", "version_id": number}
+    )
+    assert response.status_code < 500
+    assert db.session.get(Script, script.id).status == ScriptStatus.SUBMITTED
