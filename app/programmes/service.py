@@ -271,6 +271,17 @@ def _resolve_library(actor: User, entry: RundownEntry) -> tuple[Resolved | None,
     return resolved, ""
 
 
+def _resolve(actor: User, entry: RundownEntry) -> tuple[Resolved | None, str]:
+    """The entry's item as the actor may use it, or None and why not."""
+    if not isinstance(entry.ref_id, int) or isinstance(entry.ref_id, bool):
+        return None, "mục không hợp lệ."
+    if entry.kind == "script":
+        return _resolve_script(actor, entry)
+    if entry.kind == "library":
+        return _resolve_library(actor, entry)
+    return None, "loại mục không hợp lệ."
+
+
 def _check_transition(entry: RundownEntry, errors: list[str], n: int) -> tuple[int, int]:
     """The gap or cross-fade after an item, checked."""
     try:
@@ -306,14 +317,7 @@ def check_rundown(actor: User, data: ProgrammeInput) -> Rundown:
         raise ValidationError(message, {"items": message})
     items: list[Resolved] = []
     for n, entry in enumerate(data.items, start=1):
-        if not isinstance(entry.ref_id, int) or isinstance(entry.ref_id, bool):
-            resolved, why = None, "mục không hợp lệ."
-        elif entry.kind == "script":
-            resolved, why = _resolve_script(actor, entry)
-        elif entry.kind == "library":
-            resolved, why = _resolve_library(actor, entry)
-        else:
-            resolved, why = None, "loại mục không hợp lệ."
+        resolved, why = _resolve(actor, entry)
         gap, fade = _check_transition(entry, errors, n)
         if resolved is None:
             errors.append(f"Mục {n}: {why}")
@@ -636,14 +640,7 @@ def preview(actor: User, entries: list[RundownEntry]) -> tuple[list[PreviewRow],
     rows: list[PreviewRow] = []
     usable: list[tuple[PreviewRow, Resolved]] = []
     for n, entry in enumerate(entries, start=1):
-        if not isinstance(entry.ref_id, int) or isinstance(entry.ref_id, bool):
-            resolved, why = None, "mục không hợp lệ."
-        elif entry.kind == "script":
-            resolved, why = _resolve_script(actor, entry)
-        elif entry.kind == "library":
-            resolved, why = _resolve_library(actor, entry)
-        else:
-            resolved, why = None, "loại mục không hợp lệ."
+        resolved, why = _resolve(actor, entry)
         if resolved is None:
             rows.append(PreviewRow(n, entry, "", "", None, None, why))
             continue
