@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -771,8 +771,24 @@ def create_schedule(actor: User, data: ScheduleInput) -> Schedule:
     return schedule
 
 
+def still_to_air(now: datetime):
+    """The airings a runner could still start, as a condition on Airing: planned (no runner
+    has claimed them), due later, or due within the widest grace (a late runner would still air
+    them). Airings queued behind others count by when they will air, not when planned."""
+    from flask import current_app
+
+    from app.playout.runner import GRACE_S, widest_grace  # the runner builds on this module
+
+    grace = widest_grace(float(current_app.config.get("PLAYOUT_GRACE_S", GRACE_S)))
+    return and_(
+        Airing.status == AiringStatus.PLANNED,
+        Airing.sequenced_at >= now - timedelta(seconds=grace),
+    )
+
+
 def delete_schedule(actor: User, schedule: Schedule) -> Schedule:
-    """Stop a schedule: its future planned airings go; aired and claimed ones stay."""
+    """Stop a schedule: its airings still to air go (still_to_air); aired and claimed ones
+    stay."""
     _require_schedule_edit(actor)
     _require_owner(actor, schedule)
     if schedule.status == ScheduleStatus.DELETED:
@@ -782,11 +798,7 @@ def delete_schedule(actor: User, schedule: Schedule) -> Schedule:
     schedule.updated_at = now
     with _race_guard("Lịch vừa thay đổi; hãy tải lại trang."):
         removed = db.session.execute(
-            delete(Airing).where(
-                Airing.schedule_id == schedule.id,
-                Airing.status == AiringStatus.PLANNED,
-                Airing.planned_at >= now,
-            )
+            delete(Airing).where(Airing.schedule_id == schedule.id, still_to_air(now))
         ).rowcount
         record_event(
             "schedule.delete",

@@ -529,22 +529,13 @@ def reject_script(
 
 
 def stop_airing(condition, now: datetime) -> tuple[int, int]:
-    """Stop the active schedules and drop the airings still to come of what the condition
-    names (a Schedule/Airing column condition built by the caller); (stopped, removed).
-
-    "Still to come" is every planned airing the runner could still start: those due later,
-    and those due within the widest grace that it has not yet claimed (a late runner would
-    still air them). Airings claimed, on air or aired stay, with their log rows.
-    """
-    from datetime import timedelta
-
-    from flask import current_app
-
-    from app.playout.runner import GRACE_S, widest_grace
-    from app.schedules.models import Airing, AiringStatus, Schedule, ScheduleStatus
+    """Stop the active schedules and drop the airings still to air (still_to_air) of what the
+    condition names (a Schedule/Airing column condition built by the caller); (stopped,
+    removed). Airings claimed, on air or aired stay, with their log rows."""
+    from app.schedules.models import Airing, Schedule, ScheduleStatus
+    from app.schedules.service import still_to_air  # schedules build on scripts
 
     schedule_cond, airing_cond = condition(Schedule), condition(Airing)
-    grace = widest_grace(float(current_app.config.get("PLAYOUT_GRACE_S", GRACE_S)))
     stopped = db.session.execute(
         update(Schedule)
         .where(schedule_cond, Schedule.status == ScheduleStatus.ACTIVE)
@@ -553,11 +544,7 @@ def stop_airing(condition, now: datetime) -> tuple[int, int]:
     ).rowcount
     removed = db.session.execute(
         delete(Airing)
-        .where(
-            airing_cond,
-            Airing.status == AiringStatus.PLANNED,
-            Airing.sequenced_at >= now - timedelta(seconds=grace),
-        )
+        .where(airing_cond, still_to_air(now))
         .execution_options(synchronize_session=False)
     ).rowcount
     return stopped, removed

@@ -453,6 +453,29 @@ def test_another_districts_operator_gets_not_found(org, desk, users):
     assert service.get_schedule(users["supervisor"], schedule.id) is schedule
 
 
+def test_delete_also_removes_an_airing_due_within_the_grace_no_runner_has_claimed(
+    desk, users, clock
+):
+    """A runner running late would still air it: deleting the schedule must take it too."""
+    schedule = service.create_schedule(users["operator"], data_for(desk, times_rule(time(5, 45))))
+    first = db.session.scalars(select(Airing).order_by(Airing.sequenced_at)).first()
+    clock.current = first.sequenced_at + timedelta(minutes=2)  # due, within the 5-minute grace
+    service.delete_schedule(users["operator"], schedule)
+    assert db.session.scalars(select(Airing)).all() == []
+
+    # Past the grace it is the runner's to log missed, and it stays.
+    again = service.create_schedule(users["operator"], data_for(desk, times_rule(time(5, 45))))
+    late = db.session.scalars(
+        select(Airing).where(Airing.schedule_id == again.id).order_by(Airing.sequenced_at)
+    ).first()
+    clock.current = late.sequenced_at + timedelta(minutes=6)
+    service.delete_schedule(users["operator"], again)
+    left = db.session.scalars(select(Airing)).all()
+    assert [(a.sequenced_at, a.status) for a in left] == [
+        (late.sequenced_at, AiringStatus.PLANNED)
+    ] * len(desk["stations"])
+
+
 def test_commune_operator_sees_a_district_schedule_but_cannot_delete_it(org, desk, users):
     schedule = service.create_schedule(users["operator"], data_for(desk, times_rule(time(5, 45))))
     commune_op = make_user(org.commune, Role.OPERATOR, "op-phuthuy")
