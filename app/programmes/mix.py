@@ -221,6 +221,13 @@ def request_mix(actor: User, script: Script) -> Render:
             "Chương trình đang chờ duyệt: âm thanh gửi duyệt không được thay đổi. "
             "Hãy đợi người duyệt quyết định."
         )
+    if script.status == ScriptStatus.APPROVED:
+        # The approved mix is what airs and what the page shows; a different one needs a new
+        # version (and a new approval), never a second mix beside the approved one.
+        raise ValidationError(
+            "Chương trình đã được duyệt cùng bản trộn này. Muốn trộn lại (ví dụ khi đổi độ to "
+            "của đài), hãy sửa danh sách mục để có phiên bản mới, rồi gửi duyệt lại."
+        )
     settings = version_settings(script.current_version_id)
     if settings is None or not settings.items:
         raise ValidationError("Chương trình chưa có mục nào để tạo âm thanh.")

@@ -31,6 +31,8 @@ bp = Blueprint("programmes", __name__, url_prefix="/programmes")
 # Rows read from one post: a little over the service's limit, so the limit's own message shows.
 MAX_ROWS = service.MAX_ITEMS + 1
 EDITABLE = {ScriptStatus.DRAFT, ScriptStatus.REJECTED, ScriptStatus.APPROVED}
+# An approved programme keeps the mix it was approved with (request_mix refuses another).
+MIXABLE = {ScriptStatus.DRAFT, ScriptStatus.REJECTED}
 
 
 @dataclass
@@ -342,7 +344,7 @@ def show(script_id: int):
         failed=next((r for r in renders if r.status == RenderStatus.FAILED), None),
         action_form=ActionForm(),
         may_edit=can(current_user, Permission.SCRIPT_EDIT) and script.status in EDITABLE,
-        may_mix=can(current_user, Permission.SPEECH_RENDER) and script.status in EDITABLE,
+        may_mix=can(current_user, Permission.SPEECH_RENDER) and script.status in MIXABLE,
     )
 
 

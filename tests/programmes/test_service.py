@@ -27,7 +27,7 @@ from app.scripts.models import Script, ScriptReview, ScriptStatus, ScriptVersion
 from app.scripts.service import ScriptInput, approve_script, submit_script, update_script
 from app.speech import service as speech
 from app.speech.audio import decode_audio, measure
-from app.speech.models import RenderStatus
+from app.speech.models import Render, RenderStatus
 from app.speech.pipeline import sha256_file
 from app.speech.recording import add_recording
 from tests.factories import make_script, make_station
@@ -257,6 +257,12 @@ def test_approval_is_bound_to_the_mix_and_a_changed_rundown_needs_a_new_one(
         review.audio_sha256 == mix.audio_sha256 == sha256_file(speech.audio_dir() / mix.audio_path)
     )
     first_version = script.current_version_id
+
+    # The approved mix stays the one: another mix of the approved version is refused.
+    renders = db.session.scalar(select(func.count(Render.id)))
+    with pytest.raises(ValidationError, match="đã được duyệt cùng bản trộn này"):
+        mix_now(writer, script)
+    assert db.session.scalar(select(func.count(Render.id))) == renders
 
     # Saving the same rundown changes nothing.
     assert service.update_programme(writer, script, replace(data), script.revision) is False

@@ -16,6 +16,7 @@ from app.programmes import service
 from app.programmes.models import ProgrammeItem, ProgrammeVersion
 from app.scripts.models import Script, ScriptStatus, ScriptVersion
 from app.speech import service as speech
+from app.speech.models import Render
 from tests.conftest import build_test_app
 from tests.factories import PASSWORD, make_unit, make_user
 from tests.programmes.conftest import entry, library_item, tone_spot
@@ -335,6 +336,14 @@ def test_mix_submit_review_and_approve_through_the_pages(login_as, items, statio
     )
     assert response.status_code == 302
     assert db.session.get(Script, script.id).approved_render_id == mix.id
+    # Approved, it keeps that mix: the page offers no second one and a posted one is refused.
+    writer = login_as("writer")
+    page = writer.get(f"/programmes/{script.id}").get_data(as_text=True)
+    assert f"/renders/{mix.id}/audio" in page and "Trộn chương trình</button>" not in page
+    renders = db.session.scalar(select(func.count(Render.id)))
+    response = writer.post(f"/programmes/{script.id}/mix", follow_redirects=True)
+    assert "đã được duyệt cùng bản trộn này" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Render.id))) == renders
     operator = login_as("operator")
     page = operator.get(f"/programmes/{script.id}").get_data(as_text=True)
     assert "Lập lịch phát" in page and "Gửi duyệt" not in page
