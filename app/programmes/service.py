@@ -769,10 +769,19 @@ def check_schedule_fits(script: Script, duration_s: float, station: Station, pla
     seen = set()
     for spot in placed:
         session = spot.session
-        if session is None or session.name in seen:
+        if session is None or session in seen:
             continue
-        seen.add(session.name)
-        stored = find_session(station, session.name)
+        seen.add(session)
+        # The station's own session this spot lies in: its name and window (two sessions may
+        # share a name, e.g. "Buổi sáng" on weekdays and a shorter one at weekends).
+        stored = next(
+            (
+                s
+                for s in station.sessions
+                if (s.name, s.start_time, s.end_time) == (session.name, session.start, session.end)
+            ),
+            None,
+        )
         if stored is not None and duration_s > session_length_s(stored) + 0.5:
             message = too_long_message(script.title, duration_s, station, stored)
             raise ValidationError(message + " Không lập lịch được.", {"script": message})

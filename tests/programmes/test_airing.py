@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import time, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from app.broadcast.models import BroadcastLog, LogStatus
 from app.core.errors import ValidationError
 from app.extensions import db
+from app.org.service import add_session
 from app.playout import runner
 from app.programmes import service
 from app.programmes.mix import mix_offsets
@@ -190,6 +192,36 @@ def test_the_approved_mix_keeps_airing_while_a_new_version_is_drafted(
         "Nhận diện đài",
     ]
     assert speech.latest_done_render(script) is None
+
+
+def test_two_sessions_of_one_name_are_each_checked_by_their_own_length(users, org, station, items):
+    """Weekdays' "Buổi sáng" is 15 minutes; a one-minute weekend one shares the name."""
+    add_session(None, station, "Buổi sáng", time(7, 0), time(7, 1), 1, "67")
+    rundown = [entry("library", items["ident"], gap_ms=9000) for _ in range(8)]
+    script, _ = approved_programme(users, org, station, rundown, title="Chương trình dài")
+    weekday_only = schedules.ScheduleInput(
+        script=script,
+        recurrence=times_rule(time(5, 45), end=START, weekdays=frozenset({1, 2, 3, 4, 5})),
+        stations=[station],
+        confirm_warnings=True,
+    )
+    # START (28/11/2026) is a Saturday: the programme lands in the one-minute weekend session.
+    at_weekend = replace(
+        weekday_only, recurrence=times_rule(time(7, 0), end=START, weekdays=frozenset({6}))
+    )
+    with pytest.raises(ValidationError, match="vượt thời lượng buổi “Buổi sáng”"):
+        schedules.create_schedule(users["operator"], at_weekend)
+    assert db.session.scalar(select(func.count()).select_from(Schedule)) == 0
+    monday = replace(
+        weekday_only,
+        recurrence=times_rule(
+            time(5, 45),
+            start=START + timedelta(days=2),
+            end=START + timedelta(days=2),
+            weekdays=frozenset({1}),
+        ),
+    )
+    assert schedules.create_schedule(users["operator"], monday).id
 
 
 def test_the_schedule_page_refuses_a_programme_too_long_for_the_session(
